@@ -1,0 +1,3 @@
+from billing_cli.cli import main
+
+main()
