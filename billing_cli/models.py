@@ -1,0 +1,105 @@
+"""Frozen domain records. Field names follow Stripe's so `--json` output reads like Stripe's objects.
+
+Amounts are `int` minor units, unit prices and quantities `Decimal`, times `int` Unix seconds
+(converted to aware UTC datetimes at the edges by `clock`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Meter:
+    id: str
+    created: int
+    display_name: str
+    event_name: str
+    formula: str  # sum | count | last
+    customer_key: str  # customer_mapping.event_payload_key
+    value_key: str  # value_settings.event_payload_key
+    event_time_window: str | None  # None | "hour" | "day"
+    status: str  # active | inactive
+    updated: int
+
+
+@dataclass(frozen=True)
+class Product:
+    id: str
+    created: int
+    name: str
+    description: str | None
+    unit_label: str | None
+    active: bool
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Tier:
+    up_to: int | None  # None means "inf"
+    unit_amount_decimal: Decimal | None
+    flat_amount_decimal: Decimal | None
+
+
+@dataclass(frozen=True)
+class Price:
+    id: str
+    created: int
+    product: str
+    currency: str
+    nickname: str | None
+    lookup_key: str | None
+    active: bool
+    interval: str  # day | week | month | year
+    interval_count: int
+    usage_type: str  # metered | licensed
+    meter: str | None
+    billing_scheme: str  # per_unit | tiered
+    unit_amount_decimal: Decimal | None
+    tiers_mode: str | None  # graduated | volume
+    tiers: tuple[Tier, ...] = ()
+    transform_divide_by: int | None = None
+    transform_round: str | None = None  # up | down
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: str
+    created: int
+    name: str | None
+    email: str | None
+    invoice_prefix: str
+    next_invoice_sequence: int
+    currency: str | None
+    balance: int
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SubscriptionItem:
+    id: str
+    created: int
+    subscription: str
+    price: str
+    quantity: int | None  # licensed only
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: str
+    created: int
+    customer: str
+    status: str  # trialing | active | canceled
+    currency: str
+    interval: str
+    interval_count: int
+    start_date: int
+    billing_cycle_anchor: int
+    trial_end: int | None
+    cancel_at_period_end: bool
+    canceled_at: int | None
+    ended_at: int | None
+    items: tuple[SubscriptionItem, ...] = ()
+    metadata: dict[str, str] = field(default_factory=dict)
