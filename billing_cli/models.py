@@ -1,4 +1,4 @@
-"""Frozen domain records. Field names follow Stripe's so `--json` output reads like Stripe's objects.
+"""Frozen domain records, named as Stripe names them so `--json` reads like Stripe's objects.
 
 Amounts are `int` minor units, unit prices and quantities `Decimal`, times `int` Unix seconds
 (converted to aware UTC datetimes at the edges by `clock`).

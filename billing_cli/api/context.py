@@ -1,0 +1,79 @@
+"""The two things every command needs: the ledger path and the one reading of the clock."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from billing_cli.clock import to_unix
+from billing_cli.errors import InvalidInput
+from billing_cli.ledger import Ledger
+
+
+@dataclass(frozen=True)
+class Context:
+    db_path: Path
+    now: datetime
+
+    @property
+    def now_ts(self) -> int:
+        return to_unix(self.now)
+
+    @contextmanager
+    def ledger(self, *, write: bool) -> Iterator[Ledger]:
+        """Open the ledger for one command; read commands never create the file."""
+        led = Ledger(self.db_path, create=write)
+        try:
+            yield led
+        finally:
+            led.close()
+
+
+METADATA_KEY_MAX = 40
+METADATA_VALUE_MAX = 500
+METADATA_KEYS_MAX = 50
+
+
+def parse_metadata(pairs: list[str] | None) -> dict[str, str]:
+    """`--metadata K=V` pairs, with Stripe's limits (50 keys, 40-char keys, 500-char values)."""
+    result: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInput(
+                f"--metadata {pair!r} is not KEY=VALUE", hint="e.g. --metadata plan=pro"
+            )
+        if len(key) > METADATA_KEY_MAX or len(value) > METADATA_VALUE_MAX:
+            raise InvalidInput(
+                f"--metadata {pair!r} is too long",
+                hint=f"keys hold at most {METADATA_KEY_MAX} chars, values {METADATA_VALUE_MAX}",
+            )
+        result[key] = value
+    if len(result) > METADATA_KEYS_MAX:
+        raise InvalidInput(
+            f"{len(result)} metadata keys given", hint=f"at most {METADATA_KEYS_MAX} are allowed"
+        )
+    return result
+
+
+def check_text(value: str | None, *, field: str, max_len: int, required: bool = False) -> None:
+    if value is None or value == "":
+        if required:
+            raise InvalidInput(f"{field} is required and was empty", hint=f"give {field} a value")
+        return
+    if len(value) > max_len:
+        raise InvalidInput(
+            f"{field} {value[:40]!r}… is {len(value)} characters long",
+            hint=f"use at most {max_len} characters",
+        )
+    if any(ord(ch) < 32 for ch in value):
+        raise InvalidInput(f"{field} {value!r} contains control characters")
+
+
+def check_pattern(value: str, *, field: str, pattern: re.Pattern[str], example: str) -> None:
+    if not pattern.fullmatch(value):
+        raise InvalidInput(f"{field} {value!r} is not valid", hint=f"e.g. {example}")

@@ -1,0 +1,73 @@
+"""`billing customer …`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from billing_cli import serialize
+from billing_cli.api import catalog as api
+from billing_cli.cli import context
+from billing_cli.cli.catalog import IdArg, Metadata, _time
+from billing_cli.cli.output import Column, CsvOption, JsonOption, render_list, render_one
+from billing_cli.money import format_amount
+
+customer_app = typer.Typer(no_args_is_help=True, help="Customers: who receives invoices.")
+
+
+def _balance(row: dict) -> str:
+    return (
+        format_amount(row["balance"], row["currency"]) if row["currency"] else str(row["balance"])
+    )
+
+
+CUSTOMER_COLUMNS = [
+    Column("id", lambda r: r["id"]),
+    Column("name", lambda r: r["name"]),
+    Column("email", lambda r: r["email"]),
+    Column("invoice_prefix", lambda r: r["invoice_prefix"]),
+    Column("currency", lambda r: r["currency"]),
+    Column("balance", _balance, right=True),
+    Column("created", _time),
+]
+
+
+@customer_app.command("create")
+def customer_create(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Option(help="Full name.")] = None,
+    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
+    invoice_prefix: Annotated[
+        str | None, typer.Option(help="3–12 chars [A-Z0-9], unique; generated when omitted.")
+    ] = None,
+    metadata: Metadata = None,
+    customer_id: Annotated[str | None, typer.Option("--id", help="Choose the id (cus_…).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a customer."""
+    customer = api.create_customer(
+        context(ctx),
+        name=name,
+        email=email,
+        invoice_prefix=invoice_prefix,
+        metadata=metadata,
+        customer_id=customer_id,
+    )
+    render_one(serialize.customer_dict(customer), as_json=as_json, title="customer")
+
+
+@customer_app.command("list")
+def customer_list(
+    ctx: typer.Context, as_json: JsonOption = False, as_csv: CsvOption = False
+) -> None:
+    """List customers."""
+    data = [serialize.customer_dict(c) for c in api.list_customers(context(ctx))]
+    render_list(data, CUSTOMER_COLUMNS, as_json=as_json, as_csv=as_csv, title="customers")
+
+
+@customer_app.command("show")
+def customer_show(ctx: typer.Context, customer_id: IdArg, as_json: JsonOption = False) -> None:
+    """Show one customer, with the credit balance carried to the next invoice."""
+    customer = api.get_customer(context(ctx), customer_id)
+    render_one(serialize.customer_dict(customer), as_json=as_json, title="customer")

@@ -1,0 +1,93 @@
+"""`billing subscription …`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from billing_cli import serialize
+from billing_cli.api import subscriptions as api
+from billing_cli.cli import context
+from billing_cli.cli.catalog import IdArg, Metadata
+from billing_cli.cli.output import Column, CsvOption, JsonOption, render_list, render_one
+from billing_cli.clock import format_time, parse_time
+
+subscription_app = typer.Typer(
+    no_args_is_help=True, help="Subscriptions: a customer's prices and billing periods."
+)
+
+SUBSCRIPTION_COLUMNS = [
+    Column("id", lambda r: r["id"]),
+    Column("customer", lambda r: r["customer"]),
+    Column("status", lambda r: r["status"]),
+    Column("prices", lambda r: " ".join(i["price"]["id"] for i in r["items"]["data"])),
+    Column("current_period_start", lambda r: format_time(r["current_period_start"])),
+    Column("current_period_end", lambda r: format_time(r["current_period_end"])),
+    Column("cancel_at_period_end", lambda r: r["cancel_at_period_end"]),
+]
+
+
+def _opt_time(value: str | None, field: str):  # noqa: ANN202
+    return None if value is None else parse_time(value, field=field)
+
+
+@subscription_app.command("create")
+def subscription_create(
+    ctx: typer.Context,
+    customer: Annotated[str, typer.Option(help="Customer id.")],
+    price: Annotated[
+        list[str], typer.Option(help="PRICE[:QTY], repeatable (1–20 items; QTY for licensed).")
+    ],
+    billing_cycle_anchor: Annotated[
+        str | None, typer.Option(help="Future time within one interval: first short period.")
+    ] = None,
+    backdate_start_date: Annotated[str | None, typer.Option(help="A past start date.")] = None,
+    trial_end: Annotated[str | None, typer.Option(help="End of a free trial.")] = None,
+    trial_period_days: Annotated[int | None, typer.Option(help="Trial length in days.")] = None,
+    metadata: Metadata = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Subscribe a customer to one or more prices."""
+    c = context(ctx)
+    sub = api.create_subscription(
+        c,
+        customer=customer,
+        prices=price,
+        billing_cycle_anchor=_opt_time(billing_cycle_anchor, "--billing-cycle-anchor"),
+        backdate_start_date=_opt_time(backdate_start_date, "--backdate-start-date"),
+        trial_end=_opt_time(trial_end, "--trial-end"),
+        trial_period_days=trial_period_days,
+        metadata=metadata,
+    )
+    prices = api.prices_of(c, [sub])
+    data = serialize.subscription_dict(sub, prices, c.now_ts)
+    render_one(data, as_json=as_json, title="subscription")
+
+
+@subscription_app.command("list")
+def subscription_list(
+    ctx: typer.Context,
+    customer: Annotated[str | None, typer.Option(help="Only this customer's.")] = None,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+) -> None:
+    """List subscriptions with their current period."""
+    c = context(ctx)
+    subs = api.list_subscriptions(c, customer)
+    prices = api.prices_of(c, subs)
+    data = [serialize.subscription_dict(s, prices, c.now_ts) for s in subs]
+    render_list(data, SUBSCRIPTION_COLUMNS, as_json=as_json, as_csv=as_csv, title="subscriptions")
+
+
+@subscription_app.command("show")
+def subscription_show(
+    ctx: typer.Context, subscription_id: IdArg, as_json: JsonOption = False
+) -> None:
+    """Show one subscription, its items and its current period."""
+    c = context(ctx)
+    sub = api.get_subscription(c, subscription_id)
+    prices = api.prices_of(c, [sub])
+    render_one(
+        serialize.subscription_dict(sub, prices, c.now_ts), as_json=as_json, title="subscription"
+    )

@@ -1,0 +1,76 @@
+"""The Ledger object: one connection, explicit transactions, SQLite errors translated."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from billing_cli.ledger.connection import connect, translate
+
+
+class LedgerBase:
+    """Holds the connection; mixins add the reads and writes of each domain area."""
+
+    def __init__(self, path: Path, *, create: bool) -> None:
+        self.path = path
+        self.conn = connect(path, create=create)
+        self.conn.row_factory = sqlite3.Row
+        self._depth = 0
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> LedgerBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One command = one transaction; BEGIN IMMEDIATE so writers queue instead of failing."""
+        with self._transaction("BEGIN IMMEDIATE") as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for reports that read several tables."""
+        with self._transaction("BEGIN") as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.conn
+            finally:
+                self._depth -= 1
+            return
+        try:
+            self.conn.execute(begin)
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path) from exc
+        self._depth = 1
+        try:
+            yield self.conn
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise translate(exc, self.path) from exc
+        except BaseException:
+            self._rollback()
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise translate(exc, self.path) from exc
+        finally:
+            self._depth = 0
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("ROLLBACK")

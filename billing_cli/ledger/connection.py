@@ -1,0 +1,167 @@
+"""Opening, checking, migrating and transacting on the SQLite ledger file.
+
+Why so careful: the ledger is the company's books. A file that is not ours, or that a newer
+program wrote, must be refused before anything (not even the WAL switch) touches it, and every
+SQLite failure a user can cause (locked, read-only, full, corrupt) must reach them as one clear
+`LedgerError` line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from billing_cli.errors import Conflict, LedgerError, NotFound
+from billing_cli.ledger.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+DEFAULT_BUSY_TIMEOUT_MS = 10_000
+
+
+def busy_timeout_ms() -> int:
+    """Writers wait this long for each other; BILLING_BUSY_TIMEOUT_MS lets tests shorten it."""
+    raw = os.environ.get("BILLING_BUSY_TIMEOUT_MS", "")
+    return int(raw) if raw.isdigit() else DEFAULT_BUSY_TIMEOUT_MS
+
+
+def translate(exc: sqlite3.Error, path: Path) -> Exception:
+    """Map an SQLite failure to the error a user should see (SPEC 5.2, exit 6 or 5)."""
+    text = str(exc)
+    low = text.lower()
+    if isinstance(exc, sqlite3.IntegrityError) and "unique" in low:
+        return Conflict(f"{text} (another command wrote the same object first)")
+    if "locked" in low or "busy" in low:
+        return LedgerError(
+            f"the ledger {path} is locked by another process "
+            f"(waited {busy_timeout_ms() // 1000} s)",
+            hint="retry when the other billing command has finished",
+        )
+    if "readonly" in low or "read-only" in low:
+        return LedgerError(
+            f"the ledger {path} is read-only", hint="check the file's and its folder's permissions"
+        )
+    if "full" in low:
+        return LedgerError(f"the disk holding {path} is full", hint="free space and retry")
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        return LedgerError(
+            f"{path} is not a billing ledger or is damaged ({text})",
+            hint="restore it from a backup made with `billing ledger backup`",
+        )
+    if "unable to open" in low:
+        return LedgerError(f"cannot open the ledger {path} ({text})", hint="check the path")
+    if isinstance(exc, sqlite3.IntegrityError) and "trigger" not in low:
+        return Conflict(f"the ledger refused the change: {text}")
+    return LedgerError(f"ledger error on {path}: {text}")
+
+
+@contextlib.contextmanager
+def translated(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise translate(exc, path) from exc
+
+
+def _create_private_file(path: Path) -> None:
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+    os.close(fd)
+
+
+def _check_header(path: Path) -> None:
+    with open(path, "rb") as fh:
+        header = fh.read(len(SQLITE_HEADER))
+    if header != SQLITE_HEADER:
+        raise LedgerError(
+            f"{path} is not a billing ledger (not an SQLite file)",
+            hint="point --db (or BILLING_DB) at a ledger created by billing, or at a new path",
+        )
+
+
+def connect(path: Path, *, create: bool) -> sqlite3.Connection:
+    """Open (and if `create`, make) a ledger, refusing foreign or newer files untouched."""
+    exists = path.exists()
+    if exists and path.is_dir():
+        raise LedgerError(f"{path} is a directory, not a billing ledger", hint="give a file path")
+    empty = not exists or path.stat().st_size == 0
+    if not exists and not create:
+        raise NotFound(
+            f"no ledger at {path}",
+            hint="create objects first (e.g. `billing meter create …`) or pass --db PATH",
+        )
+    with translated(path):
+        if not exists:
+            try:
+                _create_private_file(path)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise LedgerError(f"cannot create the ledger {path}: {exc.strerror}") from exc
+        elif not empty:
+            _check_header(path)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms() / 1000)
+        try:
+            _check_identity(conn, path)
+            conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version < SCHEMA_VERSION:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                _migrate(conn)
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            conn.close()
+            raise
+    return conn
+
+
+def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if app_id == APPLICATION_ID:
+        if version > SCHEMA_VERSION:
+            raise LedgerError(
+                f"{path} was written by a newer billing_cli (schema {version}, "
+                f"this program knows {SCHEMA_VERSION})",
+                hint="upgrade billing_cli (pip install -U billing-cli); the file was not changed",
+            )
+        return
+    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    if app_id != 0 or tables:
+        raise LedgerError(
+            f"{path} is not a billing ledger (an SQLite file of another program)",
+            hint="point --db (or BILLING_DB) at a ledger created by billing, or at a new path",
+        )
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number in range(version, SCHEMA_VERSION):
+            for statement in _split(MIGRATIONS[number]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _split(script: str) -> list[str]:
+    """Split a migration into statements; triggers (BEGIN … END;) stay whole."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

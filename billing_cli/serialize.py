@@ -1,0 +1,149 @@
+"""Domain records → Stripe-shaped dicts, the one shape behind `--json`, tables and CSV.
+
+Decimals are emitted as strings (as Stripe does for `*_decimal` fields) so no JSON reader can
+turn a unit price into a float.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from billing_cli import schedule
+from billing_cli.models import Customer, Meter, Price, Product, Subscription, Tier
+from billing_cli.money import decimal_str
+
+
+def _whole(value: Decimal | None) -> int | None:
+    if value is None or value != value.to_integral_value():
+        return None
+    return int(value)
+
+
+def _dstr(value: Decimal | None) -> str | None:
+    return None if value is None else decimal_str(value)
+
+
+def meter_dict(m: Meter) -> dict:
+    return {
+        "id": m.id,
+        "object": "billing.meter",
+        "created": m.created,
+        "customer_mapping": {"event_payload_key": m.customer_key, "type": "by_id"},
+        "default_aggregation": {"formula": m.formula},
+        "display_name": m.display_name,
+        "event_name": m.event_name,
+        "event_time_window": m.event_time_window,
+        "livemode": False,
+        "status": m.status,
+        "updated": m.updated,
+        "value_settings": {"event_payload_key": m.value_key},
+    }
+
+
+def product_dict(p: Product) -> dict:
+    return {
+        "id": p.id,
+        "object": "product",
+        "active": p.active,
+        "created": p.created,
+        "description": p.description,
+        "livemode": False,
+        "metadata": p.metadata,
+        "name": p.name,
+        "type": "service",
+        "unit_label": p.unit_label,
+    }
+
+
+def tier_dict(t: Tier) -> dict:
+    return {
+        "flat_amount": _whole(t.flat_amount_decimal),
+        "flat_amount_decimal": _dstr(t.flat_amount_decimal),
+        "unit_amount": _whole(t.unit_amount_decimal),
+        "unit_amount_decimal": _dstr(t.unit_amount_decimal),
+        "up_to": t.up_to,
+    }
+
+
+def price_dict(p: Price) -> dict:
+    transform = None
+    if p.transform_divide_by is not None:
+        transform = {"divide_by": p.transform_divide_by, "round": p.transform_round}
+    return {
+        "id": p.id,
+        "object": "price",
+        "active": p.active,
+        "billing_scheme": p.billing_scheme,
+        "created": p.created,
+        "currency": p.currency,
+        "livemode": False,
+        "lookup_key": p.lookup_key,
+        "metadata": p.metadata,
+        "nickname": p.nickname,
+        "product": p.product,
+        "recurring": {
+            "interval": p.interval,
+            "interval_count": p.interval_count,
+            "meter": p.meter,
+            "usage_type": p.usage_type,
+        },
+        "tiers": [tier_dict(t) for t in p.tiers] if p.billing_scheme == "tiered" else None,
+        "tiers_mode": p.tiers_mode,
+        "transform_quantity": transform,
+        "type": "recurring",
+        "unit_amount": _whole(p.unit_amount_decimal),
+        "unit_amount_decimal": _dstr(p.unit_amount_decimal),
+    }
+
+
+def customer_dict(c: Customer) -> dict:
+    return {
+        "id": c.id,
+        "object": "customer",
+        "balance": c.balance,
+        "created": c.created,
+        "currency": c.currency,
+        "email": c.email,
+        "invoice_prefix": c.invoice_prefix,
+        "livemode": False,
+        "metadata": c.metadata,
+        "name": c.name,
+        "next_invoice_sequence": c.next_invoice_sequence,
+    }
+
+
+def subscription_dict(s: Subscription, prices: dict[str, Price], now: int) -> dict:
+    start, end = schedule.current_period(s, now)
+    items = [
+        {
+            "id": i.id,
+            "object": "subscription_item",
+            "created": i.created,
+            "current_period_end": end,
+            "current_period_start": start,
+            "price": price_dict(prices[i.price]),
+            "quantity": i.quantity,
+            "subscription": s.id,
+        }
+        for i in s.items
+    ]
+    return {
+        "id": s.id,
+        "object": "subscription",
+        "billing_cycle_anchor": s.billing_cycle_anchor,
+        "cancel_at_period_end": s.cancel_at_period_end,
+        "canceled_at": s.canceled_at,
+        "created": s.created,
+        "currency": s.currency,
+        "current_period_end": end,
+        "current_period_start": start,
+        "customer": s.customer,
+        "ended_at": s.ended_at,
+        "items": {"object": "list", "data": items},
+        "livemode": False,
+        "metadata": s.metadata,
+        "start_date": s.start_date,
+        "status": schedule.effective_status(s, now),
+        "trial_end": s.trial_end,
+        "trial_start": s.start_date if s.trial_end is not None else None,
+    }
