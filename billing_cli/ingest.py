@@ -1,7 +1,8 @@
-"""Meter event rows for `event send` / `event import`: parsing and SPEC 2.1-2.5 validation.
+"""Meter event rows for `event send` / `event import`: reading CSV / JSONL and shaping rows.
 
-Pure functions over byte streams and lookups; the database side (duplicates, batches, commits)
-lives with the import command. Imports are fed million-row files, so parsing streams (memory
+Pure functions over byte streams; SPEC 2.2 validation against the catalog and the identifiers
+of SPEC 2.3 are in `validation`, the database side (duplicates, batches, commits) in
+`ledger.events` and `api.events`. Imports are fed million-row files, so parsing streams (memory
 depends on the longest record, never on the row count) and the per-row path avoids regexes and
 repeated work: the csv module over a decoded line iterator, `json` with number hooks.
 
@@ -15,24 +16,18 @@ Decisions where SPEC 2 is silent:
   is refused like duplicate or empty names: every row would be rejected otherwise.
 - A record that is not valid CSV (a stray CR, a field over the csv module's size limit) is
   rejected as `invalid_csv`; a line over 1 MiB as `invalid_csv` / `invalid_json`.
-- For a `count` meter the value is ignored entirely (value 0, value_text None), even if present.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
-from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, BinaryIO, NamedTuple
 
 from billing_cli.clock import parse_time, to_unix
 from billing_cli.errors import InvalidInput, UsageError
-from billing_cli.models import Meter
-from billing_cli.money import parse_decimal
 
 FORMATS = ("csv", "jsonl")
 RESERVED = ("event_name", "identifier", "timestamp")
@@ -40,7 +35,6 @@ BOOKKEEPING = ("_line", "_error", "_raw")
 _NOT_PAYLOAD = frozenset(RESERVED + BOOKKEEPING)
 MAX_LINE_BYTES = 1 << 20
 MAX_IDENTIFIER_LENGTH = 100
-FUTURE_TOLERANCE_SECONDS = 300
 
 # SPEC 2.2 / 2.3 reason codes (Stripe's names), then ours for rows that never get that far.
 REASON_CODES = (
@@ -51,7 +45,6 @@ REASON_CODES = (
     "missing_event_name", "invalid_timestamp", "invalid_identifier",
 )  # fmt: skip
 
-_ZERO = Decimal(0)
 _RAW_PREFIX_CHARS = 1000  # how much of an over-long line a reject keeps
 
 
@@ -87,23 +80,7 @@ class EventInput:
     line: int
 
 
-@dataclass(slots=True)
-class ValidEvent:
-    """An event that passed SPEC 2.2; the caller fills `identifier` when it is None."""
-
-    identifier: str | None
-    event_name: str
-    meter: str
-    customer: str
-    value: Decimal
-    value_text: str | None
-    timestamp: int
-    payload: dict[str, str]
-    line: int
-    timestamp_given: bool = True  # False: the row had none (duplicates match without it, 2.3)
-
-
-def _show(text: str, limit: int = 60) -> str:
+def show_value(text: str, limit: int = 60) -> str:
     """Quote a user value for a message without letting a 1 MiB cell flood the terminal."""
     return repr(text) if len(text) <= limit else repr(text[:limit]) + "…"
 
@@ -208,7 +185,7 @@ def _check_header(names: list[str], line: int) -> list[str]:
         )  # fmt: skip
         if problem:
             raise InvalidInput(
-                f"CSV header (line {line}): column {i} {_show(name)} {problem}", hint
+                f"CSV header (line {line}): column {i} {show_value(name)} {problem}", hint
             )
         seen.add(name)
     if "event_name" not in seen:
@@ -316,14 +293,15 @@ def _event(
     return ev
 
 
-def _check_identifier(identifier: str) -> Reject | None:
+def check_identifier(identifier: str) -> Reject | None:
+    """SPEC 2.2's identifier rule, shared by rows and `event send --identifier`."""
     # isprintable() is False for every whitespace character except the ASCII space.
     if len(identifier) <= MAX_IDENTIFIER_LENGTH and identifier.isprintable():
         if " " not in identifier:
             return None
     return Reject(
         "invalid_identifier",
-        f"identifier {_show(identifier)} must be at most {MAX_IDENTIFIER_LENGTH} printable "
+        f"identifier {show_value(identifier)} must be at most {MAX_IDENTIFIER_LENGTH} printable "
         "characters without whitespace",
     )
 
@@ -352,7 +330,7 @@ def row_to_event(raw: RawRow, fmt: str) -> EventInput | Reject:
     if not name:
         return Reject("missing_event_name", f"line {raw.line}: event_name is empty")
     identifier = fields.get("identifier") or None
-    if identifier is not None and (bad := _check_identifier(identifier)) is not None:
+    if identifier is not None and (bad := check_identifier(identifier)) is not None:
         return bad
     timestamp = None
     if text := fields.get("timestamp"):
@@ -378,7 +356,7 @@ def _json_event(obj: dict[str, Any], line: int, raw: str | None) -> EventInput |
     if identifier is not None:
         if type(identifier) is not str:
             return Reject("invalid_identifier", f"identifier {identifier!r} is not a string")
-        if (bad := _check_identifier(identifier)) is not None:
+        if (bad := check_identifier(identifier)) is not None:
             return bad
     timestamp = obj.get("timestamp")
     if timestamp is not None and timestamp != "":
@@ -404,138 +382,16 @@ def _json_event(obj: dict[str, Any], line: int, raw: str | None) -> EventInput |
             payload[key] = str(value)
         else:
             kind = _JSON_TYPES.get(kind_of, kind_of.__name__)
-            message = f"payload value {_show(key)} is {kind}; values must be strings or numbers"
+            message = (
+                f"payload value {show_value(key)} is {kind}; values must be strings or numbers"
+            )
             return Reject("invalid_payload", message)
     if raw is None or "\\u" in raw:  # only escapes can produce an unpaired surrogate
         for text in (name, identifier or "", *payload, *payload.values()):
             try:
                 text.encode()
             except UnicodeEncodeError:
-                return Reject("invalid_json", f"line {line}: {_show(text)} is not valid Unicode")
+                return Reject(
+                    "invalid_json", f"line {line}: {show_value(text)} is not valid Unicode"
+                )
     return _event(name, payload, identifier, timestamp, line)
-
-
-def validate_event(
-    ev: EventInput, meter: Meter | None, customer_exists: Callable[[str], bool], now: int
-) -> ValidEvent | Reject:
-    """SPEC 2.2 in its order, so a row with several faults always reports the same one first."""
-    if meter is None:
-        return Reject("no_meter", f"no meter has event_name {_show(ev.event_name)}")
-    if meter.status != "active":
-        message = f"meter {meter.id} ({_show(ev.event_name)}) is {meter.status}"
-        return Reject("archived_meter", message)
-    payload = ev.payload
-    customer = payload.get(meter.customer_key)
-    if not customer:
-        message = f"payload has no customer key {_show(meter.customer_key)}"
-        return Reject("meter_event_no_customer_defined", message)
-    if not customer_exists(customer):
-        return Reject("meter_event_customer_not_found", f"no customer {_show(customer)}")
-    value, value_text = _ZERO, None
-    if meter.formula != "count":
-        value_text = payload.get(meter.value_key)
-        if not value_text:
-            message = f"payload has no value key {_show(meter.value_key)}"
-            return Reject("meter_event_value_not_found", message)
-        try:
-            value = parse_decimal(value_text, field="value", max_significant_digits=15)
-        except InvalidInput as exc:
-            return Reject("meter_event_invalid_value", exc.message)
-    timestamp = now if ev.timestamp is None else ev.timestamp
-    if timestamp > now + FUTURE_TOLERANCE_SECONDS:
-        message = f"timestamp {timestamp} is {timestamp - now} s after now ({now}), over 300 s"
-        return Reject("timestamp_in_future", message)
-    return ValidEvent(
-        ev.identifier, ev.event_name, meter.id, customer, value, value_text, timestamp, payload,
-        ev.line, ev.timestamp is not None,
-    )  # fmt: skip
-
-
-# --- identifiers ---------------------------------------------------------------------------
-
-
-def _content(event_name: str, timestamp: int | None, payload: dict[str, str]) -> str:
-    ts = "" if timestamp is None else timestamp
-    items = "".join([f"{len(k)}:{k},{len(v)}:{v}," for k, v in sorted(payload.items())])
-    return f"{len(event_name)}:{event_name},{ts},{items}"
-
-
-def derived_identifier(
-    event_name: str, timestamp: int | None, payload: dict[str, str], n: int
-) -> str:
-    """SPEC 2.3: "row_" + the first 32 hex digits of SHA-256 over the UTF-8 of
-    `<len>:<event_name>,<timestamp>,` + `<len>:<key>,<len>:<value>,` per payload key in
-    code-point order + `<n>`, where <len> counts characters and <timestamp> is Unix seconds or
-    empty when the row had none. Length prefixes make the encoding unambiguous whatever the
-    values contain, so distinct rows never collide by format."""
-    text = _content(event_name, timestamp, payload) + str(n)
-    return "row_" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
-class IdentifierDeriver:
-    """Derives identifiers for one input, counting identical rows (the n of SPEC 2.3).
-
-    A million distinct rows must fit in the import's memory budget, so seen rows are kept as
-    16-byte digests in one bytearray, found through an open-addressing table of uint32 indexes
-    (about 30 bytes a row, against about 100 for a dict of bytes).
-    """
-
-    def __init__(self) -> None:
-        self._keys = bytearray()  # 16-byte content digests, first-seen order
-        self._counts = array("I")  # rows seen per digest
-        self._mask = (1 << 16) - 1
-        self._slots = array("I", bytes(4 << 16))  # 1 + index into _counts; 0 = free
-        self.derived = 0  # rows given a derived identifier (the import summary reports it)
-
-    def derive(self, event_name: str, timestamp: int | None, payload: dict[str, str]) -> str:
-        """The identifier of this row: n is the number of identical rows derived before it."""
-        hasher = hashlib.sha256(
-            _content(event_name, timestamp, payload).encode("utf-8", "surrogatepass")
-        )
-        n = self._seen(hasher.digest())
-        hasher.update(b"%d" % n)
-        self.derived += 1
-        return "row_" + hasher.hexdigest()[:32]
-
-    def _seen(self, digest: bytes) -> int:
-        key = digest[:16]
-        keys, slots, mask, counts = self._keys, self._slots, self._mask, self._counts
-        i = int.from_bytes(key[:8], "little") & mask
-        while index := slots[i]:
-            offset = (index - 1) << 4
-            if keys[offset : offset + 16] == key:
-                n = counts[index - 1]
-                counts[index - 1] = n + 1
-                return n
-            i = (i + 1) & mask
-        keys += key
-        counts.append(1)
-        slots[i] = len(counts)
-        if len(counts) * 2 > mask:
-            self._grow()
-        return 0
-
-    def _grow(self) -> None:
-        mask = (self._mask << 2) | 3
-        slots = array("I", bytes(4 * (mask + 1)))
-        keys = self._keys
-        for index in range(len(self._counts)):
-            i = int.from_bytes(keys[index << 4 : (index << 4) + 8], "little") & mask
-            while slots[i]:
-                i = (i + 1) & mask
-            slots[i] = index + 1
-        self._mask, self._slots = mask, slots
-
-
-def payload_from_pairs(pairs: list[str]) -> dict[str, str]:
-    """`--payload K=V` options; a repeated key is refused rather than silently overwritten."""
-    payload: dict[str, str] = {}
-    hint = "write --payload KEY=VALUE, e.g. --payload stripe_customer_id=cus_123"
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise InvalidInput(f"--payload {_show(pair)} is not KEY=VALUE with a key", hint)
-        if key in payload:
-            raise InvalidInput(f"--payload key {_show(key)} is given twice", hint)
-        payload[key] = value
-    return payload

@@ -16,18 +16,20 @@ from billing_cli.ingest import (
     MAX_LINE_BYTES,
     REASON_CODES,
     EventInput,
-    IdentifierDeriver,
     RawRow,
     Reject,
-    ValidEvent,
     _parse_timestamp,
-    derived_identifier,
     iter_rows,
-    payload_from_pairs,
     row_to_event,
-    validate_event,
 )
 from billing_cli.models import Meter
+from billing_cli.validation import (
+    IdentifierDeriver,
+    ValidEvent,
+    derived_identifier,
+    payload_from_pairs,
+    validate_event,
+)
 
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
 

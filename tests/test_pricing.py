@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from billing_cli.errors import InvalidInput
 from billing_cli.models import Price, Tier
-from billing_cli.money import decimal_str, round_minor
+from billing_cli.money import DECIMAL_CONTEXT, decimal_str, round_minor
 from billing_cli.pricing import (
     LineAmount,
     format_tier_spec,
@@ -378,14 +378,16 @@ def test_amount_never_decreases_with_quantity(price: Price, a: Decimal, b: Decim
 def test_graduated_walk_sums_to_exact_amount(tiers: tuple[Tier, ...], quantity: Decimal) -> None:
     price = make_price(billing_scheme="tiered", tiers_mode="graduated", tiers=tiers)
     line = price_line_amount(price, quantity)
-    assert line.exact_amount == sum(Decimal(w["amount_decimal"]) for w in line.tier_walk)
-    if quantity > 0:
-        assert sum(Decimal(w["units"]) for w in line.tier_walk) == quantity
-    for w in line.tier_walk:
-        tier = tiers[w["tier"] - 1]
-        unit = tier.unit_amount_decimal or Decimal(0)
-        flat = tier.flat_amount_decimal or Decimal(0)
-        assert Decimal(w["amount_decimal"]) == Decimal(w["units"]) * unit + flat
+    # The reference sums in the same 60-digit context as the code, not Python's default 28.
+    with localcontext(DECIMAL_CONTEXT):
+        assert line.exact_amount == sum(Decimal(w["amount_decimal"]) for w in line.tier_walk)
+        if quantity > 0:
+            assert sum(Decimal(w["units"]) for w in line.tier_walk) == quantity
+        for w in line.tier_walk:
+            tier = tiers[w["tier"] - 1]
+            unit = tier.unit_amount_decimal or Decimal(0)
+            flat = tier.flat_amount_decimal or Decimal(0)
+            assert Decimal(w["amount_decimal"]) == Decimal(w["units"]) * unit + flat
 
 
 @given(tier_lists(), quantities)

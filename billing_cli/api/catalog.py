@@ -8,7 +8,13 @@ import string
 from decimal import Decimal
 
 from billing_cli import ids, money, periods, pricing
-from billing_cli.api.context import Context, check_pattern, check_text, parse_metadata
+from billing_cli.api.context import (
+    Context,
+    check_pattern,
+    check_text,
+    parse_int,
+    parse_metadata,
+)
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
 from billing_cli.ledger import Ledger
 from billing_cli.models import Customer, Meter, Price, Product, Tier
@@ -129,8 +135,9 @@ def _build_product(
     unit_label: str | None,
     metadata: dict[str, str],
     product_id: str | None,
+    name_field: str = "--name",
 ) -> Product:
-    check_text(name, field="--name", max_len=250, required=True)
+    check_text(name, field=name_field, max_len=250, required=True)
     check_text(description, field="--description", max_len=1000)
     check_text(unit_label, field="--unit-label", max_len=12)
     product = Product(
@@ -186,15 +193,28 @@ def list_products(ctx: Context) -> list[Product]:
 
 
 # -- prices ------------------------------------------------------------------------------
-def _unit_amount(unit_amount: int | None, unit_amount_decimal: str | None) -> Decimal:
+def _whole_amount(value: int | str, field: str) -> int:
+    """An integer amount of minor units; text is diagnosed like any decimal (1e3, NaN, 1,000)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        amount = value
+    else:
+        exact = money.parse_decimal(value, field=field)
+        if exact != exact.to_integral_value():
+            raise InvalidInput(
+                f"{field} {value!r} is not a whole number of minor units",
+                hint="use --unit-amount-decimal for fractions of a minor unit, e.g. 0.5",
+            )
+        amount = int(exact)
+    if amount < 0:
+        raise InvalidInput(f"{field} {value} is negative", hint="use an integer ≥ 0")
+    return amount
+
+
+def _unit_amount(unit_amount: int | str | None, unit_amount_decimal: str | None) -> Decimal:
     if unit_amount is not None and unit_amount_decimal is not None:
         raise UsageError("--unit-amount and --unit-amount-decimal cannot be used together")
     if unit_amount is not None:
-        if unit_amount < 0:
-            raise InvalidInput(
-                f"--unit-amount {unit_amount} is negative", hint="use an integer ≥ 0"
-            )
-        return Decimal(unit_amount)
+        return Decimal(_whole_amount(unit_amount, "--unit-amount"))
     if unit_amount_decimal is None:
         raise UsageError(
             "a per-unit price needs --unit-amount or --unit-amount-decimal",
@@ -216,14 +236,14 @@ def create_price(
     usage_type: str,
     product: str | None = None,
     product_name: str | None = None,
-    unit_amount: int | None = None,
+    unit_amount: int | str | None = None,
     unit_amount_decimal: str | None = None,
     billing_scheme: str | None = None,
     tiers_mode: str | None = None,
     tiers: tuple[Tier, ...] = (),
-    transform_divide_by: int | None = None,
+    transform_divide_by: int | str | None = None,
     transform_round: str | None = None,
-    interval_count: int = 1,
+    interval_count: int | str = 1,
     meter: str | None = None,
     nickname: str | None = None,
     lookup_key: str | None = None,
@@ -232,7 +252,14 @@ def create_price(
 ) -> Price:
     if (product is None) == (product_name is None):
         raise UsageError("give exactly one of --product and --product-name")
+    if product_name is not None:
+        check_text(product_name, field="--product-name", max_len=250, required=True)
     currency = money.normalize_currency(currency)
+    interval_count = parse_int(interval_count, field="--interval-count")
+    if transform_divide_by is not None:
+        transform_divide_by = parse_int(
+            transform_divide_by, field="--transform-divide-by", example="100"
+        )
     periods.validate_interval(interval, interval_count)
     _choice(usage_type, field="--usage-type", choices=("metered", "licensed"))
     if usage_type == "metered" and meter is None:
@@ -263,6 +290,7 @@ def create_price(
             raise UsageError("a tiered price needs --tiers-mode graduated|volume")
         _choice(tiers_mode, field="--tiers-mode", choices=("graduated", "volume"))
         tiers = pricing.validate_tiers(tiers)
+    nickname, lookup_key = nickname or None, lookup_key or None
     check_text(nickname, field="--nickname", max_len=250)
     check_text(lookup_key, field="--lookup-key", max_len=200)
     meta = parse_metadata(metadata)
@@ -290,6 +318,7 @@ def create_price(
                 unit_label=None,
                 metadata={},
                 product_id=None,
+                name_field="--product-name",
             ).id
         price = Price(
             id=new_id,

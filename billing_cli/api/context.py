@@ -66,12 +66,27 @@ def check_text(value: str | None, *, field: str, max_len: int, required: bool = 
             raise InvalidInput(f"{field} is required and was empty", hint=f"give {field} a value")
         return
     if len(value) > max_len:
+        shown = repr(value) if len(value) <= 40 else f"{value[:40]!r}…"
         raise InvalidInput(
-            f"{field} {value[:40]!r}… is {len(value)} characters long",
+            f"{field} {shown} is {len(value)} characters long",
             hint=f"use at most {max_len} characters",
         )
     if any(ord(ch) < 32 for ch in value):
         raise InvalidInput(f"{field} {value!r} contains control characters")
+
+
+_INT_RE = re.compile(r"[+-]?[0-9]{1,18}", re.ASCII)
+
+
+def parse_int(value: int | str, *, field: str, example: str = "1") -> int:
+    """A whole number given as text on the command line (an int from Python callers)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if not isinstance(value, str) or not _INT_RE.fullmatch(value.strip()):
+        raise InvalidInput(
+            f"{field} {value!r} is not a whole number", hint=f"e.g. {field} {example}"
+        )
+    return int(value.strip())
 
 
 def check_pattern(value: str, *, field: str, pattern: re.Pattern[str], example: str) -> None:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from billing_cli import ids, periods
 from billing_cli.api.catalog import require_customer, require_price
-from billing_cli.api.context import Context, parse_metadata
+from billing_cli.api.context import Context, parse_int, parse_metadata
 from billing_cli.clock import format_time, from_unix, to_unix
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
 from billing_cli.ledger import Ledger
 from billing_cli.models import Price, Subscription, SubscriptionItem
 
 MAX_ITEMS = 20
+MAX_QUANTITY = 999_999_999_999_999  # 15 digits, like an event value (SPEC 2.2)
+_QUANTITY_RE = re.compile(r"[0-9]{1,15}", re.ASCII)
 
 
 def parse_price_spec(spec: str) -> tuple[str, int | None]:
@@ -20,9 +23,10 @@ def parse_price_spec(spec: str) -> tuple[str, int | None]:
     price, sep, qty = spec.rpartition(":")
     if not sep:
         return spec, None
-    if not qty.isdigit() or not price:
+    if not _QUANTITY_RE.fullmatch(qty) or not price:
         raise InvalidInput(
-            f"--price {spec!r}: the quantity after ':' must be a whole number ≥ 0",
+            f"--price {spec!r}: the quantity after ':' must be a whole number "
+            f"from 0 to {MAX_QUANTITY}",
             hint="e.g. --price price_seats:3",
         )
     return price, int(qty)
@@ -87,7 +91,7 @@ def create_subscription(
     billing_cycle_anchor: datetime | None = None,
     backdate_start_date: datetime | None = None,
     trial_end: datetime | None = None,
-    trial_period_days: int | None = None,
+    trial_period_days: int | str | None = None,
     metadata: list[str] | None = None,
 ) -> Subscription:
     specs = [parse_price_spec(s) for s in prices]
@@ -95,6 +99,8 @@ def create_subscription(
     now = ctx.now_ts
     if trial_end is not None and trial_period_days is not None:
         raise UsageError("--trial-end and --trial-period-days cannot be used together")
+    if trial_period_days is not None:
+        trial_period_days = parse_int(trial_period_days, field="--trial-period-days", example="14")
     start = now
     if backdate_start_date is not None:
         start = to_unix(backdate_start_date)
@@ -171,6 +177,10 @@ def create_subscription(
         led.insert_subscription(sub)
         if cust.currency is None:
             led.set_customer_currency(cust.id, first.currency)
+        # Licensed items are billed in advance: the subscription_create invoice (SPEC 4.2).
+        from billing_cli.api.compose import issue_create_invoice
+
+        issue_create_invoice(led, sub, now)
     return sub
 
 

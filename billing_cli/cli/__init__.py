@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
+import typer.core
 from typer.core import TyperGroup
 
 from billing_cli import __version__
@@ -30,24 +31,55 @@ def _fail(message: str, hint: str | None, code: int) -> int:
     return code
 
 
+# Typer ≥ 0.20 parses with its own vendored copy of click (`typer._click`), older Typer with click
+# itself: the boundary must catch the exceptions of whichever one parses our command line.
+_click: Any = getattr(typer.core, "_click", None) or typer.core.click  # type: ignore[attr-defined]
+_ClickException = _click.exceptions.ClickException
+_ClickUsageError = _click.exceptions.UsageError
+_BadParameter = _click.exceptions.BadParameter
+_MissingParameter = _click.exceptions.MissingParameter
+_NoArgsIsHelpError = _click.exceptions.NoArgsIsHelpError
+
+
+def _missing_command(exc: Any) -> int:
+    """`billing meter` alone: name the subcommands instead of dumping the whole help."""
+    ctx = exc.ctx
+    path = ctx.command_path if ctx else "billing"
+    names = ctx.command.list_commands(ctx) if ctx and hasattr(ctx.command, "list_commands") else []
+    listed = f": {', '.join(names)}" if names else ""
+    return _fail(f"`{path}` needs a command{listed}", f"see `{path} --help`", 2)
+
+
 def _handle(exc: BaseException) -> int:
     if isinstance(exc, BillingError):
         return _fail(exc.message, exc.hint, exc.exit_code)
-    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
-        return _fail(exc.format_message() or "missing command", "see --help", 2)
-    if isinstance(exc, click.UsageError):
+    if isinstance(exc, _NoArgsIsHelpError):
+        return _missing_command(exc)
+    if isinstance(exc, _ClickUsageError):
         cmd = exc.ctx.command_path if exc.ctx else "billing"
-        return _fail(exc.format_message(), f"see `{cmd} --help`", 2)
-    if isinstance(exc, click.ClickException):
-        return _fail(exc.format_message(), None, exc.exit_code)
-    if isinstance(exc, click.exceptions.Abort | KeyboardInterrupt):
+        message = " ".join(exc.format_message().split())
+        # A value of the wrong type (`--interval-count abc`) is invalid input (exit 4); an
+        # unknown option, a missing one or a missing argument is a usage error (exit 2).
+        bad_value = isinstance(exc, _BadParameter) and not isinstance(exc, _MissingParameter)
+        return _fail(message, f"see `{cmd} --help`", 4 if bad_value else 2)
+    if isinstance(exc, _ClickException):
+        return _fail(" ".join(exc.format_message().split()), None, exc.exit_code)
+    if isinstance(exc, typer.Abort | KeyboardInterrupt):
         return _fail("interrupted", None, 130)
     if isinstance(exc, BrokenPipeError):
         return 0
+    if isinstance(exc, UnicodeEncodeError) and "surrogates" in exc.reason:
+        # An argument with bytes that are not UTF-8 (Python keeps them as lone surrogates):
+        # bad input, not a bug.
+        return _fail(
+            f"{exc.object!r} is not valid UTF-8 text",
+            "billing stores text as UTF-8; re-encode the value (e.g. with iconv)",
+            4,
+        )
     if os.environ.get("BILLING_DEBUG") == "1":
         traceback.print_exception(exc)
     return _fail(
-        f"internal error: {type(exc).__name__}: {exc}",
+        f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}",
         "this is a bug; re-run with BILLING_DEBUG=1 for the traceback and report it",
         1,
     )
@@ -58,11 +90,15 @@ class BillingGroup(TyperGroup):
         extra.pop("standalone_mode", None)
         try:
             rv = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
-        except click.exceptions.Exit as exc:
+        except typer.Exit as exc:
             code = exc.exit_code
-        except BaseException as exc:  # noqa: BLE001 - this is the boundary
-            if isinstance(exc, SystemExit):
+        except SystemExit:
+            # click answers a closed stdout (`billing … --csv | head`) with exit 1 after
+            # pacifying stdout; the reader chose to stop, which is not a bug: exit 0.
+            if type(sys.stdout).__name__ != "PacifyFlushWrapper":
                 raise
+            code = 0
+        except BaseException as exc:  # noqa: BLE001 - this is the boundary
             code = _handle(exc)
         else:
             code = rv if isinstance(rv, int) else 0
@@ -74,6 +110,7 @@ class BillingGroup(TyperGroup):
 
 
 app = typer.Typer(
+    name="billing",
     cls=BillingGroup,
     no_args_is_help=True,
     add_completion=False,
@@ -113,18 +150,29 @@ def root(
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
-    from billing_cli.clock import resolve_now
+    # Resolved on first use by `context()`, so `--help` works even with a bad BILLING_NOW.
+    ctx.obj = _Pending(db_path=db, now=now or None)
 
-    ctx.obj = Context(db_path=db, now=resolve_now(now or None))
+
+@dataclass(frozen=True)
+class _Pending:
+    db_path: Path
+    now: str | None
 
 
 def context(ctx: typer.Context) -> Context:
     """The root's Context (ledger path + the one clock reading) for any subcommand."""
-    return ctx.find_root().obj
+    root_ctx = ctx.find_root()
+    if isinstance(root_ctx.obj, _Pending):
+        from billing_cli.clock import resolve_now
+
+        pending = root_ctx.obj
+        root_ctx.obj = Context(db_path=pending.db_path, now=resolve_now(pending.now))
+    return root_ctx.obj
 
 
 def _register() -> None:
-    from billing_cli.cli import catalog, customers, ledger, subscriptions
+    from billing_cli.cli import catalog, customers, demo, invoices, ledger, subscriptions
 
     app.add_typer(catalog.meter_app, name="meter")
     app.add_typer(catalog.product_app, name="product")
@@ -132,6 +180,8 @@ def _register() -> None:
     app.add_typer(customers.customer_app, name="customer")
     app.add_typer(subscriptions.subscription_app, name="subscription")
     app.add_typer(ledger.ledger_app, name="ledger")
+    app.add_typer(invoices.invoice_app, name="invoice")
+    app.command("demo")(demo.demo)
 
 
 _register()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -15,12 +16,13 @@ from billing_cli.cli import context
 from billing_cli.cli.output import Column, CsvOption, JsonOption, render_list, render_one
 from billing_cli.clock import format_time
 from billing_cli.errors import InvalidInput, UsageError
+from billing_cli.money import format_unit_amount
 
 meter_app = typer.Typer(no_args_is_help=True, help="Meters: what usage is counted and how.")
 product_app = typer.Typer(no_args_is_help=True, help="Products: what prices are for.")
 price_app = typer.Typer(no_args_is_help=True, help="Prices: how usage or seats turn into money.")
 
-IdArg = Annotated[str, typer.Argument(help="The object's id.")]
+IdArg = Annotated[str, typer.Argument(metavar="ID", help="The object's id.")]
 Metadata = Annotated[
     list[str] | None, typer.Option("--metadata", help="KEY=VALUE, repeatable (≤ 50 keys).")
 ]
@@ -169,11 +171,19 @@ def _price_amount(row: dict) -> str:
     return row["unit_amount_decimal"]
 
 
+def _unit_price(row: dict) -> str:
+    """The unit price in major units with every digit (SPEC 3.2): 0.04 minor = 0.0004 USD."""
+    if row["billing_scheme"] == "tiered":
+        return ""
+    return format_unit_amount(Decimal(row["unit_amount_decimal"]), row["currency"])
+
+
 PRICE_COLUMNS = [
     Column("id", lambda r: r["id"]),
     Column("product", lambda r: r["product"]),
     Column("currency", lambda r: r["currency"]),
     Column("unit_amount_decimal", _price_amount, right=True),
+    Column("unit_price", _unit_price, right=True),
     Column(
         "transform",
         lambda r: (
@@ -201,9 +211,18 @@ def _read_tiers_json(source: str) -> object:
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"--tiers-json {source!r} is not UTF-8") from exc
     try:
-        return json.loads(text, parse_float=lambda s: _refuse_float(s, source))
+        data = json.loads(text, parse_float=lambda s: _refuse_float(s, source))
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"--tiers-json {source!r} is not valid JSON: {exc.msg}") from exc
+    if isinstance(data, list):
+        # Stripe shows the last tier as `"up_to": null`: accept `price show --json` output back.
+        data = [
+            {**t, "up_to": "inf"}
+            if isinstance(t, dict) and "up_to" in t and t["up_to"] is None
+            else t
+            for t in data
+        ]
+    return data
 
 
 def _refuse_float(text: str, source: str) -> object:
@@ -222,7 +241,7 @@ def price_create(
     product: Annotated[str | None, typer.Option(help="Existing product id.")] = None,
     product_name: Annotated[str | None, typer.Option(help="Create a product inline.")] = None,
     unit_amount: Annotated[
-        int | None, typer.Option(help="Minor units per unit (4 = 0.04 USD).")
+        str | None, typer.Option(help="Whole minor units per unit (4 = 0.04 USD).")
     ] = None,
     unit_amount_decimal: Annotated[
         str | None, typer.Option(help="Minor units per unit, decimal (≤ 12 places).")
@@ -238,9 +257,13 @@ def price_create(
     tiers_json: Annotated[
         str | None, typer.Option(help="File (or - for stdin) with Stripe's tiers array.")
     ] = None,
-    transform_divide_by: Annotated[int | None, typer.Option(help="Bill per N units.")] = None,
+    transform_divide_by: Annotated[
+        str | None, typer.Option(help="Bill per package of N units (N ≥ 1).")
+    ] = None,
     transform_round: Annotated[str | None, typer.Option(help="up or down.")] = None,
-    interval_count: Annotated[int, typer.Option(help="Intervals per period (≤ 3 years).")] = 1,
+    interval_count: Annotated[
+        str, typer.Option(help="Intervals per period, 1 up to 3 years (e.g. 36 months).")
+    ] = "1",
     meter: Annotated[str | None, typer.Option(help="Meter of a metered price.")] = None,
     nickname: Annotated[str | None, typer.Option(help="Internal name.")] = None,
     lookup_key: Annotated[str | None, typer.Option(help="Unique key among active prices.")] = None,

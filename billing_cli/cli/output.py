@@ -69,19 +69,25 @@ def print_csv(columns: Sequence[Column], rows: Iterable[dict]) -> None:
 def print_table(columns: Sequence[Column], rows: Iterable[dict], title: str | None = None) -> None:
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     out = console()
     tty = sys.stdout.isatty()
-    table = Table(title=title, box=box.SIMPLE_HEAD if tty else box.ASCII2, show_edge=tty)
+    # Text, not str: a name like "[/x]" or ":smile:" is data, never Rich markup or an emoji code.
+    table = Table(
+        title=None if title is None else Text(title),
+        box=box.SIMPLE_HEAD if tty else box.ASCII2,
+        show_edge=tty,
+    )
     for c in columns:
         table.add_column(
-            c.header,
+            Text(c.header),
             justify="right" if c.right else "left",
             no_wrap=True,
             overflow="fold" if tty else "ignore",
         )
     for row in rows:
-        table.add_row(*(_cell(c.get(row)) for c in columns), end_section=False)
+        table.add_row(*(Text(_cell(c.get(row))) for c in columns), end_section=False)
     out.print(table)
 
 
@@ -97,6 +103,25 @@ def render_list(
         print_table(columns, data, title=title)
 
 
+# Unix-seconds fields that a table shows as ISO 8601 (JSON and CSV keep the integers).
+TIME_FIELDS = frozenset(
+    {
+        "created", "updated", "start_date", "billing_cycle_anchor", "trial_start", "trial_end",
+        "canceled_at", "ended_at", "current_period_start", "current_period_end",
+        "period_start", "period_end", "finalized_at", "paid_at", "voided_at",
+        "marked_uncollectible_at", "timestamp",
+    }
+)  # fmt: skip
+
+
+def _shown(key: str, value: Any) -> str:
+    if key in TIME_FIELDS and isinstance(value, int) and not isinstance(value, bool):
+        from billing_cli.clock import format_time
+
+        return format_time(value)
+    return _cell(value)
+
+
 def render_one(data: dict, *, as_json: bool, title: str) -> None:
     """One object: JSON, or a field/value table followed by a table per embedded list."""
     if as_json:
@@ -104,7 +129,7 @@ def render_one(data: dict, *, as_json: bool, title: str) -> None:
         return
     columns = [Column("field", lambda r: r["field"]), Column("value", lambda r: r["value"])]
     lists = {k: v["data"] for k, v in data.items() if isinstance(v, dict) and "data" in v}
-    rows = [{"field": k, "value": _cell(v)} for k, v in data.items() if k not in lists]
+    rows = [{"field": k, "value": _shown(k, v)} for k, v in data.items() if k not in lists]
     print_table(columns, rows, title=title)
     for key, items in lists.items():
         if items:
@@ -118,7 +143,7 @@ def _flat_columns(sample: dict) -> list[Column]:
         if isinstance(value, dict) and "id" in value:
             columns.append(Column(key, lambda r, k=key: r[k]["id"]))
         elif not isinstance(value, dict | list) and key != "object":
-            columns.append(Column(key, lambda r, k=key: r[k]))
+            columns.append(Column(key, lambda r, k=key: _shown(k, r[k])))
     return columns
 
 

@@ -44,7 +44,9 @@ def subscription_create(
     ] = None,
     backdate_start_date: Annotated[str | None, typer.Option(help="A past start date.")] = None,
     trial_end: Annotated[str | None, typer.Option(help="End of a free trial.")] = None,
-    trial_period_days: Annotated[int | None, typer.Option(help="Trial length in days.")] = None,
+    trial_period_days: Annotated[
+        str | None, typer.Option(help="Trial length in days (1–730), from the start date.")
+    ] = None,
     metadata: Metadata = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -87,6 +89,44 @@ def subscription_show(
     """Show one subscription, its items and its current period."""
     c = context(ctx)
     sub = api.get_subscription(c, subscription_id)
+    prices = api.prices_of(c, [sub])
+    render_one(
+        serialize.subscription_dict(sub, prices, c.now_ts), as_json=as_json, title="subscription"
+    )
+
+
+@subscription_app.command("cancel")
+def subscription_cancel(
+    ctx: typer.Context,
+    subscription_id: IdArg,
+    at_period_end: Annotated[
+        bool, typer.Option("--at-period-end", help="End at the current period's end.")
+    ] = False,
+    invoice_now: Annotated[
+        bool,
+        typer.Option("--invoice-now", help="Ending now: invoice the usage since period start."),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Cancel a subscription, now or at the end of its current period (SPEC 1.5)."""
+    from billing_cli.api.invoices import cancel_subscription
+    from billing_cli.cli.output import note
+
+    c = context(ctx)
+    result = cancel_subscription(
+        c, subscription_id, at_period_end=at_period_end, invoice_now=invoice_now
+    )
+    sub = result.subscription
+    if result.invoice is not None:
+        note(
+            f"final invoice {result.invoice.id} (subscription_cancel) created as a draft; "
+            "`billing invoice run` finalizes it after the grace period"
+        )
+    if result.usage_discarded:
+        note(
+            "metered usage since the period start is not billed (as in Stripe); "
+            "use --invoice-now to invoice it"
+        )
     prices = api.prices_of(c, [sub])
     render_one(
         serialize.subscription_dict(sub, prices, c.now_ts), as_json=as_json, title="subscription"

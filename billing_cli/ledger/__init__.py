@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from billing_cli.ledger.base import LedgerBase
 from billing_cli.ledger.catalog import CatalogStore
+from billing_cli.ledger.events import EventStore
+from billing_cli.ledger.invoices import InvoiceStore
+from billing_cli.ledger.maintenance import MaintenanceStore
 
 
-class Ledger(CatalogStore, LedgerBase):
+class Ledger(MaintenanceStore, InvoiceStore, EventStore, CatalogStore, LedgerBase):
     """A billing ledger file. Open with `Ledger(path, create=...)`; use `write()`/`read()`."""
 
 

@@ -114,7 +114,9 @@ class CatalogStore:
         return _meter(row) if row else None
 
     def list_meters(self) -> list[Meter]:
-        return [_meter(r) for r in self.conn.execute("SELECT * FROM meters ORDER BY created, id")]
+        return [
+            _meter(r) for r in self.conn.execute("SELECT * FROM meters ORDER BY created, rowid")
+        ]
 
     def update_meter(self, meter_id: str, *, updated: int, **fields: object) -> None:
         sets = ", ".join(f"{name} = ?" for name in fields)
@@ -145,7 +147,7 @@ class CatalogStore:
 
     def list_products(self) -> list[Product]:
         return [
-            _product(r) for r in self.conn.execute("SELECT * FROM products ORDER BY created, id")
+            _product(r) for r in self.conn.execute("SELECT * FROM products ORDER BY created, rowid")
         ]
 
     # -- prices ---------------------------------------------------------------------------
@@ -188,7 +190,9 @@ class CatalogStore:
         return _price(row) if row else None
 
     def list_prices(self) -> list[Price]:
-        return [_price(r) for r in self.conn.execute("SELECT * FROM prices ORDER BY created, id")]
+        return [
+            _price(r) for r in self.conn.execute("SELECT * FROM prices ORDER BY created, rowid")
+        ]
 
     # -- customers ------------------------------------------------------------------------
     def insert_customer(self, c: Customer) -> None:
@@ -218,7 +222,8 @@ class CatalogStore:
 
     def list_customers(self) -> list[Customer]:
         return [
-            _customer(r) for r in self.conn.execute("SELECT * FROM customers ORDER BY created, id")
+            _customer(r)
+            for r in self.conn.execute("SELECT * FROM customers ORDER BY created, rowid")
         ]
 
     def customer_ids(self) -> set[str]:
@@ -263,14 +268,15 @@ class CatalogStore:
 
     def _subscriptions(self, where: str, params: tuple) -> list[Subscription]:
         rows = self.conn.execute(
-            f"SELECT * FROM subscriptions {where} ORDER BY created, id", params
+            f"SELECT * FROM subscriptions {where} ORDER BY created, rowid", params
         ).fetchall()
         result = []
         for row in rows:
             items = tuple(
                 SubscriptionItem(**dict(r))
                 for r in self.conn.execute(
-                    "SELECT * FROM subscription_items WHERE subscription = ? ORDER BY created, id",
+                    "SELECT * FROM subscription_items WHERE subscription = ?"
+                    " ORDER BY created, rowid",
                     (row["id"],),
                 )
             )

@@ -31,12 +31,17 @@ def translate(exc: sqlite3.Error, path: Path) -> Exception:
     """Map an SQLite failure to the error a user should see (SPEC 5.2, exit 6 or 5)."""
     text = str(exc)
     low = text.lower()
+    if "append-only" in low:  # migration 2's triggers: the ledger itself refused the edit
+        return LedgerError(
+            f"the ledger {path} refused the change: {text}",
+            hint="corrections are new rows: cancel an event, void an invoice",
+        )
     if isinstance(exc, sqlite3.IntegrityError) and "unique" in low:
         return Conflict(f"{text} (another command wrote the same object first)")
     if "locked" in low or "busy" in low:
         return LedgerError(
             f"the ledger {path} is locked by another process "
-            f"(waited {busy_timeout_ms() // 1000} s)",
+            f"(waited {busy_timeout_ms() / 1000:g} s)",
             hint="retry when the other billing command has finished",
         )
     if "readonly" in low or "read-only" in low:
@@ -72,11 +77,46 @@ def _create_private_file(path: Path) -> None:
 
 def _check_header(path: Path) -> None:
     with open(path, "rb") as fh:
-        header = fh.read(len(SQLITE_HEADER))
-    if header != SQLITE_HEADER:
+        header = fh.read(100)
+    if header[: len(SQLITE_HEADER)] != SQLITE_HEADER:
         raise LedgerError(
             f"{path} is not a billing ledger (not an SQLite file)",
             hint="point --db (or BILLING_DB) at a ledger created by billing, or at a new path",
+        )
+    _check_length(path, header)
+
+
+def _check_length(path: Path, header: bytes) -> None:
+    """A file cut short (a copy that stopped half-way) is named as such, before SQLite opens it:
+    SQLite would only say "database disk image is malformed", which sends people hunting for
+    the wrong problem. (A file is "short" when its header counts more pages than it holds.)
+
+    Only checked with no WAL content beside the file: while a checkpoint runs, page 1 (with the
+    new size) is written before the pages that extend the file, so a live ledger may briefly
+    look short. At rest (every billing command checkpoints on close) the sizes must agree.
+    """
+    wal = path.with_name(path.name + "-wal")
+    if len(header) < 100 or (wal.exists() and wal.stat().st_size > 0):
+        return
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    size_valid = header[24:28] == header[92:96]
+    actual = path.stat().st_size
+    if size_valid and pages and actual < pages * page_size:
+        raise LedgerError(
+            f"{path} is damaged: it holds {actual} bytes, its header says {pages * page_size}"
+            " (truncated)",
+            hint="restore it from a backup made with `billing ledger backup`",
+        )
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse a write command on a read-only ledger before SQLite opens it (and leaves -wal and
+    -shm files beside it), so the refusal changes nothing at all."""
+    if not os.access(path, os.W_OK):
+        raise LedgerError(
+            f"the ledger {path} is read-only", hint="check the file's and its folder's permissions"
         )
 
 
@@ -99,8 +139,11 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
                 pass
             except OSError as exc:
                 raise LedgerError(f"cannot create the ledger {path}: {exc.strerror}") from exc
-        elif not empty:
-            _check_header(path)
+        else:
+            if not empty:
+                _check_header(path)
+            if create:
+                _check_writable(path)
         conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms() / 1000)
         try:
             _check_identity(conn, path)

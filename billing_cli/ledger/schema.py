@@ -184,6 +184,132 @@ MIGRATIONS: list[str] = [
     ) STRICT;
     CREATE INDEX invoice_lines_invoice ON invoice_lines(invoice);
     """,
+    # 2: append-only, enforced by SQLite as well as by the code (SPEC 6, 4.5). The triggers catch
+    # a well-meant "fix" made with the sqlite3 shell; a determined editor can drop them, which
+    # the hash chain then reveals. Events get BEFORE UPDATE/DELETE triggers only, so bulk
+    # inserts pay nothing. Drafts stay free: they are recomputed and may be deleted.
+    """
+    CREATE TRIGGER meter_events_no_update BEFORE UPDATE ON meter_events
+    BEGIN
+        SELECT RAISE(
+            ABORT,
+            'billing ledger is append-only: meter events are never updated'
+        );
+    END;
+    CREATE TRIGGER meter_events_no_delete BEFORE DELETE ON meter_events
+    BEGIN
+        SELECT RAISE(
+            ABORT,
+            'billing ledger is append-only: meter events are never deleted'
+        );
+    END;
+
+    CREATE TRIGGER meter_event_adjustments_no_update BEFORE UPDATE ON meter_event_adjustments
+    BEGIN
+        SELECT RAISE(
+            ABORT,
+            'billing ledger is append-only: meter event adjustments are never updated'
+        );
+    END;
+    CREATE TRIGGER meter_event_adjustments_no_delete BEFORE DELETE ON meter_event_adjustments
+    BEGIN
+        SELECT RAISE(
+            ABORT,
+            'billing ledger is append-only: meter event adjustments are never deleted'
+        );
+    END;
+
+    CREATE TRIGGER invoices_finalized_no_delete BEFORE DELETE ON invoices
+    WHEN OLD.status <> 'draft'
+    BEGIN
+        SELECT RAISE(
+            ABORT,
+            'billing ledger is append-only: a finalized invoice is never deleted'
+        );
+    END;
+    CREATE TRIGGER invoices_draft_transition BEFORE UPDATE ON invoices
+    WHEN OLD.status = 'draft' AND NEW.status NOT IN ('draft', 'open')
+    BEGIN
+        SELECT RAISE(
+            ABORT,
+            'billing ledger is append-only: a draft invoice only becomes open'
+        );
+    END;
+    CREATE TRIGGER invoices_finalized_transition BEFORE UPDATE ON invoices
+    WHEN OLD.status <> 'draft' AND NOT (
+        (OLD.status = 'open' AND NEW.status IN ('paid', 'void', 'uncollectible'))
+        OR (OLD.status = 'uncollectible' AND NEW.status IN ('paid', 'void'))
+    )
+    BEGIN
+        SELECT RAISE(
+            ABORT,
+            'billing ledger is append-only: invoice status may only go to paid, void, uncollectible'
+        );
+    END;
+    CREATE TRIGGER invoices_finalized_frozen BEFORE UPDATE ON invoices
+    WHEN OLD.status <> 'draft' AND NOT (
+        NEW.rowid IS OLD.rowid AND NEW.id IS OLD.id AND NEW.created IS OLD.created
+        AND NEW.customer IS OLD.customer AND NEW.subscription IS OLD.subscription
+        AND NEW.billing_reason IS OLD.billing_reason AND NEW.number IS OLD.number
+        AND NEW.currency IS OLD.currency AND NEW.period_start IS OLD.period_start
+        AND NEW.period_end IS OLD.period_end AND NEW.subtotal IS OLD.subtotal
+        AND NEW.total IS OLD.total AND NEW.starting_balance IS OLD.starting_balance
+        AND NEW.ending_balance IS OLD.ending_balance AND NEW.amount_due IS OLD.amount_due
+        AND NEW.computed_at IS OLD.computed_at AND NEW.finalized_at IS OLD.finalized_at
+        AND NEW.hash IS OLD.hash
+        AND (NEW.paid_at IS OLD.paid_at
+             OR (NEW.status = 'paid' AND OLD.paid_at IS NULL))
+        AND (NEW.amount_paid IS OLD.amount_paid OR NEW.status = 'paid')
+        AND (NEW.voided_at IS OLD.voided_at
+             OR (NEW.status = 'void' AND OLD.voided_at IS NULL))
+        AND (NEW.marked_uncollectible_at IS OLD.marked_uncollectible_at
+             OR (NEW.status = 'uncollectible' AND OLD.marked_uncollectible_at IS NULL))
+    )
+    BEGIN
+        SELECT RAISE(
+            ABORT,
+            'billing ledger is append-only: a finalized invoice changes only status and its date'
+        );
+    END;
+
+    CREATE TRIGGER invoice_lines_frozen_insert BEFORE INSERT ON invoice_lines
+    WHEN (SELECT status FROM invoices WHERE id = NEW.invoice) <> 'draft'
+    BEGIN
+        SELECT RAISE(
+            ABORT,
+            'billing ledger is append-only: the lines of a finalized invoice are frozen'
+        );
+    END;
+    CREATE TRIGGER invoice_lines_frozen_update BEFORE UPDATE ON invoice_lines
+    WHEN (SELECT status FROM invoices WHERE id = OLD.invoice) <> 'draft'
+        OR (SELECT status FROM invoices WHERE id = NEW.invoice) <> 'draft'
+    BEGIN
+        SELECT RAISE(
+            ABORT,
+            'billing ledger is append-only: the lines of a finalized invoice are frozen'
+        );
+    END;
+    CREATE TRIGGER invoice_lines_frozen_delete BEFORE DELETE ON invoice_lines
+    WHEN (SELECT status FROM invoices WHERE id = OLD.invoice) <> 'draft'
+    BEGIN
+        SELECT RAISE(
+            ABORT,
+            'billing ledger is append-only: the lines of a finalized invoice are frozen'
+        );
+    END;
+    """,
+    # 3: the latest receipt time of any event. An invoice counts the events received by its
+    # finalization; usage queries read it in O(1) to know whether the hourly roll-ups (which hold
+    # every event received so far) can answer, or a later-received event (a back-dated --now)
+    # forces an exact scan of the raw events. An index on `received` would cost every insert.
+    """
+    CREATE TABLE event_watermark (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        max_received INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO event_watermark (id, max_received)
+        SELECT 1, max(received) FROM meter_events HAVING count(*) > 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

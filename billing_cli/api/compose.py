@@ -1,0 +1,211 @@
+"""Ledger-bound invoice composition shared by preview, run, finalize, cancel and `ledger check`.
+
+`invoicing.compose` is pure; this module feeds it: the subscription's catalog, a usage function
+bound to the customer and to "events received by", and the late-usage lines pending for the
+customer (SPEC 2.6). Using this one path everywhere is what makes the preview equal the final
+invoice (SPEC 4.3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact, InvalidOperation
+
+from billing_cli import ids, invoicing
+from billing_cli.aggregation import Aggregate, EventPoint, aggregate_events
+from billing_cli.invoice_json import invoice_hash
+from billing_cli.invoicing import Catalog, Invoice, Line, Target
+from billing_cli.ledger import Ledger
+from billing_cli.ledger.invoices import LateEvent, StoredLine
+from billing_cli.models import Meter, Subscription
+
+# Sums of event values must stay exact whatever their exponents (as in aggregation.py).
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation, Inexact])
+_ZERO = Decimal(0)
+
+BaseUsage = Callable[[Meter, int, int, int], Aggregate]
+"""(meter, start, end, received_by) → aggregate for one customer."""
+
+
+def base_usage(led: Ledger, customer: str, *, raw: bool = False) -> BaseUsage:
+    """The hourly roll-ups (fast) or, for `ledger check`, the raw events (the source of truth)."""
+    usage = getattr(led, "usage", None)
+    if usage is not None and not raw:
+
+        def rolled(meter: Meter, start: int, end: int, received_by: int) -> Aggregate:
+            return usage(meter, customer, start, end, received_by=received_by)
+
+        return rolled
+
+    def from_events(meter: Meter, start: int, end: int, received_by: int) -> Aggregate:
+        points = led.event_points(meter.id, customer, start, end, received_by=received_by)
+        return aggregate_events(meter.formula, meter.event_time_window, points)
+
+    return from_events
+
+
+def catalog_for(led: Ledger, sub: Subscription) -> Catalog:
+    prices = {i.price: led.get_price(i.price) for i in sub.items}
+    products = {p.product: led.get_product(p.product) for p in prices.values() if p}
+    meters = {p.meter: led.get_meter(p.meter) for p in prices.values() if p and p.meter}
+    return Catalog(prices=prices, products=products, meters=meters)  # type: ignore[arg-type]
+
+
+# -- late usage (SPEC 2.6) ----------------------------------------------------------------------
+
+
+def _with_late(
+    led: Ledger,
+    base: BaseUsage,
+    meter: Meter,
+    customer: str,
+    window: tuple[int, int],
+    received_by: int,
+    late: list[LateEvent],
+) -> Aggregate:
+    """The original period's aggregate with the resolved late events added."""
+    points = [
+        EventPoint(e.timestamp, e.seq, _ZERO if e.value is None else e.value)
+        for e in late
+        if window[0] <= e.timestamp < window[1]
+    ]
+    if meter.event_time_window is None and meter.formula in ("sum", "count"):
+        original = base(meter, window[0], window[1], received_by)
+        extra = aggregate_events(meter.formula, None, points)
+        return Aggregate(
+            _EXACT.add(original.value, extra.value),
+            original.event_count + extra.event_count,
+            None,
+        )
+    # `last` and pre-aggregated meters need the events themselves to decide which one counts.
+    points += led.event_points(meter.id, customer, window[0], window[1], received_by=received_by)
+    return aggregate_events(meter.formula, meter.event_time_window, points)
+
+
+def late_line(
+    led: Ledger,
+    base: BaseUsage,
+    customer: str,
+    original: StoredLine,
+    events: list[LateEvent],
+    earlier: list[StoredLine],
+) -> Line:
+    """One late-usage line for `original`, counting `events` (all resolved so far for it);
+    `earlier` are the late lines for it already finalized."""
+    line = original.line
+    assert line.price is not None and line.meter is not None
+    price = led.get_price(line.price)
+    meter = led.get_meter(line.meter)
+    assert price is not None and meter is not None
+    product = led.get_product(price.product)
+    assert product is not None
+    window_data = line.explain.get("usage_window") or {}
+    window = (
+        window_data.get("start", line.period_start),
+        window_data.get("end", line.period_end),
+    )
+    recomputed = _with_late(led, base, meter, customer, window, original.finalized_at, events)
+    return invoicing.late_usage_line(
+        original=line,
+        original_invoice=original.invoice,
+        price=price,
+        product=product,
+        meter=meter,
+        recomputed=recomputed,
+        already_invoiced=line.amount + sum(s.line.amount for s in earlier),
+        identifiers=[e.identifier for e in events],
+    )
+
+
+def pending_late_lines(led: Ledger, customer: str, as_of: int, base: BaseUsage) -> list[Line]:
+    """Late-usage lines the customer's next invoice carries: one per original line that has
+    resolved late events no finalized late-usage line has counted yet."""
+    resolved = [
+        e for e in led.late_events(customer) if e.resolved_at is not None and e.resolved_at <= as_of
+    ]
+    if not resolved:
+        return []
+    billed: dict[str, list[StoredLine]] = {}
+    counted: set[str] = set()
+    for stored in led.finalized_late_lines(customer):
+        billed.setdefault(stored.line.explain["original_line"], []).append(stored)
+        counted.update(stored.line.explain["identifiers"])
+    by_line: dict[str, tuple[StoredLine, list[LateEvent]]] = {}
+    for event in resolved:
+        original = led.covering_line(customer, event.meter, event.timestamp)
+        if original is None or original.line.id is None:
+            continue
+        by_line.setdefault(original.line.id, (original, []))[1].append(event)
+    lines = []
+    for line_id, (original, events) in sorted(
+        by_line.items(), key=lambda kv: (kv[1][0].line.period_start, kv[0])
+    ):
+        if all(e.identifier in counted for e in events):
+            continue
+        lines.append(late_line(led, base, customer, original, events, billed.get(line_id, [])))
+    return lines
+
+
+# -- composing, finalizing ----------------------------------------------------------------------
+
+
+def compose_for(
+    led: Ledger,
+    sub: Subscription,
+    target: Target,
+    *,
+    as_of: int,
+    invoice_id: str | None = None,
+    created: int | None = None,
+) -> Invoice:
+    """The invoice for `target` from the events received by `as_of`, with the customer's
+    current balance and pending late lines; line ids are fresh unless this is a preview."""
+    customer = led.get_customer(sub.customer)
+    assert customer is not None
+    base = base_usage(led, sub.customer)
+
+    def usage(meter: Meter, start: int, end: int) -> Aggregate:
+        return base(meter, start, end, as_of)
+
+    inv = invoicing.compose(
+        sub,
+        target,
+        catalog_for(led, sub),
+        usage,
+        computed_at=as_of,
+        starting_balance=customer.balance,
+        late_lines=pending_late_lines(led, sub.customer, as_of, base),
+        invoice_id=invoice_id,
+        created=created,
+    )
+    if invoice_id is None:
+        return inv
+    return replace(inv, lines=tuple(replace(li, id=ids.new_id("il_")) for li in inv.lines))
+
+
+def finalize_draft(led: Ledger, draft: Invoice, now: int) -> Invoice:
+    """Number it, carry the customer's balance in and out, hash it, mark it open."""
+    customer = led.get_customer(draft.customer)
+    assert customer is not None
+    number = led.take_invoice_number(draft.customer)
+    inv = invoicing.finalized(
+        draft, number=number, finalized_at=now, starting_balance=customer.balance
+    )
+    inv = replace(inv, hash=invoice_hash(inv))
+    led.mark_finalized(inv)
+    assert inv.ending_balance is not None
+    led.set_customer_balance(inv.customer, inv.ending_balance)
+    return inv
+
+
+def issue_create_invoice(led: Ledger, sub: Subscription, now: int) -> Invoice | None:
+    """The `subscription_create` invoice for licensed items, finalized at once (Stripe's
+    behaviour: the first period is billed in advance when the subscription starts)."""
+    target = invoicing.create_target(sub, catalog_for(led, sub))
+    if target is None:
+        return None
+    draft = compose_for(led, sub, target, as_of=now, invoice_id=ids.new_id("in_"), created=now)
+    if not led.insert_invoice(draft):
+        return None
+    return finalize_draft(led, draft, now)

@@ -1,0 +1,236 @@
+"""Meter events: send one, list, cancel, and summarise usage (SPEC 2.1-2.4, 2.7).
+
+`event import` lives in `api.event_import`; both go through the same validation
+(`validation.validate_event`) and the same ledger append (`Ledger.append_events`), so an event
+behaves alike however it arrives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from billing_cli import ids
+from billing_cli.aggregation import DAY, HOUR, Aggregate, aggregate, window_totals
+from billing_cli.api.catalog import require_customer, require_meter
+from billing_cli.api.context import Context
+from billing_cli.clock import parse_time, to_unix
+from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
+from billing_cli.ingest import EventInput, Reject, check_identifier
+from billing_cli.ledger.events import StoredEvent
+from billing_cli.models import Meter
+from billing_cli.validation import Coverage, payload_from_pairs, validate_event
+
+WINDOWS = ("hour", "day")
+
+_HINTS = {
+    "no_meter": "`billing meter list` shows the meters and their event names",
+    "archived_meter": "reactivate the meter (`billing meter reactivate ID`) or use another",
+    "meter_event_no_customer_defined": "give the meter's customer key, or --customer C",
+    "meter_event_customer_not_found": "`billing customer list` shows the customers",
+    "meter_event_value_not_found": "give the meter's value key, or --value V",
+    "meter_event_invalid_value": "a plain decimal with at most 15 significant digits, e.g. 12.5",
+    "timestamp_in_future": "timestamps may be at most 5 minutes after now",
+}
+
+
+def reject_error(reject: Reject) -> InvalidInput:
+    """A SPEC 2.2 failure of a single event as the exit-4 error; the message starts with the
+    reason code so scripts can match on it as they do on an import's reject report."""
+    return InvalidInput(f"{reject.code}: {reject.message}", _HINTS.get(reject.code))
+
+
+def _time(text: str | None, field: str) -> int | None:
+    return None if text is None else to_unix(parse_time(text, field=field))
+
+
+@dataclass(frozen=True)
+class SentEvent:
+    event: StoredEvent
+    duplicate: bool  # an identical event was already stored: nothing changed (SPEC 2.3)
+
+
+def send_event(
+    ctx: Context,
+    *,
+    event_name: str,
+    payload: list[str] | None = None,
+    customer: str | None = None,
+    value: str | None = None,
+    identifier: str | None = None,
+    timestamp: str | None = None,
+) -> SentEvent:
+    """`event send`: validate (exit 4), then store once; a duplicate is a no-op, a conflict
+    (same identifier, other content) is exit 5 and changes nothing."""
+    if payload and (customer is not None or value is not None):
+        raise UsageError(
+            "--payload cannot be combined with --customer/--value",
+            hint="give either --payload K=V … or --customer C --value V",
+        )
+    if not payload and customer is None:
+        raise UsageError(
+            "the event needs a payload", hint="give --payload K=V … or --customer C --value V"
+        )
+    pairs = payload_from_pairs(payload) if payload else None
+    ts = _time(timestamp, "--timestamp")
+    if identifier is not None and (bad := check_identifier(identifier)) is not None:
+        raise reject_error(bad)
+    ident = identifier or ids.new_id("evt_")
+    now = ctx.now_ts
+    if not ctx.db_path.exists():  # no ledger yet: no meter can match, and nothing is created
+        raise reject_error(Reject("no_meter", f"no meter has event_name {event_name!r}"))
+    with ctx.ledger(write=True) as led, led.write():
+        meter = led.get_meter_by_event_name(event_name)
+        if pairs is None:
+            pairs = _short_form(meter, customer or "", value)
+        found = validate_event(
+            EventInput(event_name, pairs, ident, ts, 0),
+            meter,
+            lambda c: bool(led.existing_customers([c])),
+            now,
+        )
+        if isinstance(found, Reject):
+            raise reject_error(found)
+        found.identifier = ident
+        if Coverage(led.finalized_periods(found.meter, found.customer)).covers(
+            found.meter, found.customer, found.timestamp
+        ):
+            found.status = "late"
+        skipped = led.append_events([found], now)
+        if skipped and skipped[0][1] == "conflict":
+            raise Conflict(
+                f"identifier_conflict: an event with identifier {ident!r} exists with another "
+                "event_name, payload or timestamp; it is never overwritten",
+                hint="send the correction under a new identifier, or cancel the old event",
+            )
+        event = led.get_event(ident)
+    assert event is not None
+    return SentEvent(event, duplicate=bool(skipped))
+
+
+def _short_form(meter: Meter | None, customer: str, value: str | None) -> dict[str, str]:
+    """`--customer C --value V` fills the meter's own payload keys (SPEC 5)."""
+    customer_key = meter.customer_key if meter else "stripe_customer_id"
+    value_key = meter.value_key if meter else "value"
+    pairs = {customer_key: customer}
+    if value is not None:
+        pairs[value_key] = value
+    return pairs
+
+
+# -- list ----------------------------------------------------------------------------------
+
+
+def list_events(
+    ctx: Context,
+    *,
+    customer: str | None = None,
+    meter: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    invoice: str | None = None,
+) -> list[StoredEvent]:
+    """Events in receipt order, filtered; `invoice` selects the events it billed."""
+    start_ts, end_ts = _time(start, "--start"), _time(end, "--end")
+    with ctx.ledger(write=False) as led, led.read():
+        meter_id = require_meter(led, meter).id if meter is not None else None
+        if customer is not None:
+            require_customer(led, customer)
+        if invoice is None:
+            return list(
+                led.list_events(customer=customer, meter=meter_id, start=start_ts, end=end_ts)
+            )
+        found = led.invoice_events(invoice)
+        if found is None:
+            raise NotFound(f"no invoice {invoice!r}", hint="`billing invoice list` shows them")
+    return [
+        e
+        for e in found
+        if (customer is None or e.customer == customer)
+        and (meter_id is None or e.meter == meter_id)
+        and (start_ts is None or e.timestamp >= start_ts)
+        and (end_ts is None or e.timestamp < end_ts)
+    ]
+
+
+# -- cancel --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CancelledEvent:
+    event: StoredEvent
+    already: bool  # it was cancelled before: nothing changed
+
+
+def cancel_event(ctx: Context, *, event_name: str, identifier: str) -> CancelledEvent:
+    """SPEC 2.4: the event stops counting, unless a finalized invoice already billed it."""
+    with ctx.ledger(write=False) as led, led.write():
+        event = led.get_event(identifier)
+        if event is None or event.event_name != event_name:
+            raise NotFound(
+                f"no event with event_name {event_name!r} and identifier {identifier!r}",
+                hint="`billing event list` shows the events",
+            )
+        if event.cancelled:
+            return CancelledEvent(event, already=True)
+        billed_by = led.billing_invoice(event)
+        if billed_by is not None:
+            raise Conflict(
+                f"event {identifier!r} is billed by the finalized invoice {billed_by}; "
+                "it can no longer be cancelled",
+                hint="issue a credit note for it instead (finalized invoices never change)",
+            )
+        led.cancel_event(event, ctx.now_ts)
+        cancelled = led.get_event(identifier)
+    assert cancelled is not None
+    return CancelledEvent(cancelled, already=False)
+
+
+# -- meter usage (SPEC 2.7) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UsageWindow:
+    start: int
+    end: int
+    aggregate: Aggregate
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    meter: Meter
+    customer: str
+    start: int
+    end: int
+    windows: list[UsageWindow]  # one for the whole range, or one per hour/day with events
+
+
+def meter_usage(
+    ctx: Context, meter: str, *, customer: str, start: str, end: str, window: str | None = None
+) -> UsageSummary:
+    """Stripe's meter event summaries: the aggregate over [start, end), or per UTC window."""
+    start_ts, end_ts = _time(start, "--start"), _time(end, "--end")
+    assert start_ts is not None and end_ts is not None
+    for field, ts in (("--start", start_ts), ("--end", end_ts)):
+        if ts % 60:
+            raise InvalidInput(
+                f"{field} {ts} is not on a minute boundary",
+                hint="meter summaries take whole minutes, e.g. 2026-11-01T09:00:00Z",
+            )
+    if end_ts <= start_ts:
+        raise InvalidInput(f"--end {end} is not after --start {start}")
+    if window is not None and window not in WINDOWS:
+        raise InvalidInput(f"--window {window!r} is not one of hour, day")
+    with ctx.ledger(write=False) as led, led.read():
+        found = require_meter(led, meter)
+        require_customer(led, customer)
+        buckets = led.usage_buckets(found.id, customer, start_ts, end_ts, received_by=ctx.now_ts)
+    formula, meter_window = found.formula, found.event_time_window
+    if window is None:
+        total = aggregate(formula, meter_window, buckets)
+        return UsageSummary(found, customer, start_ts, end_ts, [UsageWindow(start_ts, end_ts, total)])
+    size = HOUR if window == "hour" else DAY
+    windows = [
+        UsageWindow(max(at, start_ts), min(at + size, end_ts), agg)
+        for at, agg in window_totals(formula, meter_window, buckets, window)
+    ]
+    return UsageSummary(found, customer, start_ts, end_ts, windows)

@@ -1,0 +1,39 @@
+"""Use cases on the ledger file itself: `billing ledger backup PATH` (SPEC 5, 6).
+
+A backup must never destroy what it is meant to protect, so an existing non-empty PATH is
+refused (Conflict) rather than overwritten: the file there may be yesterday's only good copy.
+A zero-byte PATH is taken, since SPEC 5 treats an empty file as a new ledger.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from billing_cli.api.context import Context
+from billing_cli.errors import Conflict, InvalidInput
+from billing_cli.ledger.maintenance import BackupCopy
+
+
+def _check_target(ctx: Context, target: Path) -> None:
+    if target.is_dir():
+        raise InvalidInput(
+            f"backup path {target} is a directory",
+            hint=f"give a file path, e.g. {target / 'billing-backup.db'}",
+        )
+    if not target.exists():
+        return
+    if ctx.db_path.exists() and os.path.samefile(target, ctx.db_path):
+        raise Conflict(f"backup path {target} is the ledger itself", hint="give a new path")
+    if target.stat().st_size > 0:
+        raise Conflict(
+            f"backup path {target} already exists and is not empty",
+            hint="give a new path, or move the old file away first if you mean to replace it",
+        )
+
+
+def backup_ledger(ctx: Context, path: Path) -> BackupCopy:
+    """Copy the ledger to `path` from one consistent snapshot, while other writers go on."""
+    _check_target(ctx, path)
+    with ctx.ledger(write=False) as led:
+        return led.backup(path)

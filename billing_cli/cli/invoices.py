@@ -1,0 +1,175 @@
+"""`billing invoice …`: preview, month-end close, lifecycle, listing (SPEC 4.3–4.6)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from billing_cli.api import invoices as api
+from billing_cli.cli import context
+from billing_cli.cli.catalog import IdArg
+from billing_cli.cli.output import Column, CsvOption, JsonOption, print_json, print_table
+from billing_cli.cli.output import render_list as _render_list
+from billing_cli.clock import format_time
+from billing_cli.money import format_amount
+
+invoice_app = typer.Typer(
+    no_args_is_help=True, help="Invoices: preview, month-end close, lifecycle."
+)
+
+ExplainOption = Annotated[bool, typer.Option("--explain", help="Show how each line was computed.")]
+
+
+def _money(key: str) -> Callable[[dict], str]:
+    return lambda r: format_amount(r[key], r["currency"])
+
+
+INVOICE_COLUMNS = [
+    Column("id", lambda r: r["id"]),
+    Column("number", lambda r: r["number"]),
+    Column("customer", lambda r: r["customer"]),
+    Column("status", lambda r: r["status"]),
+    Column("billing_reason", lambda r: r["billing_reason"]),
+    Column("period_start", lambda r: format_time(r["period_start"])),
+    Column("period_end", lambda r: format_time(r["period_end"])),
+    Column("total", _money("total"), right=True),
+    Column("amount_due", _money("amount_due"), right=True),
+]
+
+
+def _invoice_data(c, inv) -> dict:  # noqa: ANN001 - Context, Invoice (imported lazily)
+    from billing_cli.api.catalog import get_customer
+    from billing_cli.invoice_json import invoice_dict
+
+    return invoice_dict(inv, get_customer(c, inv.customer))
+
+
+def _show(c, inv, *, as_json: bool, explain: bool = False) -> None:  # noqa: ANN001
+    data = _invoice_data(c, inv)
+    if as_json:
+        print_json(data)
+        return
+    from billing_cli.cli.invoice_render import render_invoice
+
+    render_invoice(data, explain=explain)
+
+
+@invoice_app.command("upcoming")
+def invoice_upcoming(
+    ctx: typer.Context,
+    customer: Annotated[str, typer.Option(help="Customer id.")],
+    subscription: Annotated[
+        str | None, typer.Option(help="Only this subscription of the customer.")
+    ] = None,
+    explain: ExplainOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Preview the customer's next invoice from the events received so far (writes nothing)."""
+    c = context(ctx)
+    inv = api.upcoming(c, customer=customer, subscription=subscription)
+    _show(c, inv, as_json=as_json, explain=explain)
+
+
+@invoice_app.command("run")
+def invoice_run(
+    ctx: typer.Context,
+    grace: Annotated[
+        str | None,
+        typer.Option(help="Wait this long after period end before finalizing [1h, max 72h]."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would happen; write nothing.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Month-end close (cron): draft ended periods, recompute drafts, finalize after grace."""
+    c = context(ctx)
+    result = api.run(c, grace=api.parse_grace(grace), dry_run=dry_run)
+    if as_json:
+        print_json(
+            {
+                "created": result.created,
+                "recomputed": result.recomputed,
+                "finalized": result.finalized,
+            }
+        )
+        return
+    rows = []
+    for invoice_id, inv in result.invoices.items():
+        actions = [
+            name
+            for name, ids in (
+                ("created", result.created),
+                ("recomputed", result.recomputed),
+                ("finalized", result.finalized),
+            )
+            if invoice_id in ids
+        ]
+        rows.append(
+            {
+                "action": "+".join(actions),
+                "id": invoice_id,
+                "number": inv.number,
+                "customer": inv.customer,
+                "status": inv.status,
+                "period": f"{format_time(inv.period_start)} – {format_time(inv.period_end)}",
+                "total": format_amount(inv.total, inv.currency),
+            }
+        )
+    title = "invoice run (dry run: nothing written)" if dry_run else "invoice run"
+    if not rows:
+        sys_note = "nothing to do: every ended period is invoiced and no draft is pending"
+        from billing_cli.cli.output import note
+
+        note(f"{title}: {sys_note}")
+        return
+    columns = [Column(k, lambda r, k=k: r[k], right=(k == "total")) for k in rows[0]]
+    print_table(columns, rows, title=title)
+
+
+@invoice_app.command("list")
+def invoice_list(
+    ctx: typer.Context,
+    customer: Annotated[str | None, typer.Option(help="Only this customer's.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="draft, open, paid, void or uncollectible.")
+    ] = None,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+) -> None:
+    """List invoices, newest first."""
+    c = context(ctx)
+    from billing_cli.invoice_json import invoice_dict
+
+    data = [invoice_dict(i) for i in api.list_invoices(c, customer=customer, status=status)]
+    _render_list(data, INVOICE_COLUMNS, as_json=as_json, as_csv=as_csv, title="invoices")
+
+
+@invoice_app.command("show")
+def invoice_show(
+    ctx: typer.Context,
+    invoice_id: Annotated[str, typer.Argument(help="Invoice id (in_…) or number.")],
+    explain: ExplainOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Show one invoice as a document."""
+    c = context(ctx)
+    _show(c, api.get_invoice(c, invoice_id), as_json=as_json, explain=explain)
+
+
+def _transition(action: Callable, doc: str, name: str) -> None:
+    def command(ctx: typer.Context, invoice_id: IdArg, as_json: JsonOption = False) -> None:
+        c = context(ctx)
+        _show(c, action(c, invoice_id), as_json=as_json)
+
+    command.__doc__ = doc
+    invoice_app.command(name)(command)
+
+
+_transition(api.finalize, "Finalize a draft now: recompute it, number it, status open.", "finalize")
+_transition(api.pay, "Record an out-of-band payment: open/uncollectible → paid.", "pay")
+_transition(api.void, "Void an open or uncollectible invoice.", "void")
+_transition(api.mark_uncollectible, "Mark an open invoice uncollectible.", "mark-uncollectible")
+_transition(api.delete, "Delete a draft (the next run recreates it).", "delete")

@@ -1,0 +1,143 @@
+"""Invoices → Stripe-shaped dicts (the shape behind `--json`) and their tamper-evidence hash.
+
+Decimals are strings, as in Stripe's `*_decimal` fields, so no JSON reader turns a quantity or a
+unit price into a float. Each line also carries `explain` (SPEC 4.1, beyond Stripe).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from billing_cli.chain import GENESIS, link
+from billing_cli.invoicing import Invoice, Line
+from billing_cli.models import Customer
+from billing_cli.money import decimal_str
+
+__all__ = ["explain_text", "invoice_dict", "invoice_hash", "line_dict"]
+
+
+def explain_text(explain: Mapping[str, Any]) -> str:
+    """Canonical JSON of an `explain` record: what the ledger stores and the hash covers."""
+    return json.dumps(explain, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _dstr(value: Decimal | None) -> str | None:
+    return None if value is None else decimal_str(value)
+
+
+def line_dict(line: Line, inv: Invoice) -> dict[str, Any]:
+    """One `line_item`; `price`/`subscription_item` are ids (Stripe expands them on request)."""
+    return {
+        "id": line.id,
+        "object": "line_item",
+        "amount": line.amount,
+        "currency": inv.currency,
+        "description": line.description,
+        "invoice": inv.id,
+        "livemode": False,
+        "metadata": {},
+        "period": {"start": line.period_start, "end": line.period_end},
+        "price": line.price,
+        "proration": line.proration,
+        "quantity": line.quantity,
+        "quantity_decimal": decimal_str(line.quantity_decimal),
+        "subscription": inv.subscription,
+        "subscription_item": line.subscription_item,
+        "type": line.type,
+        "unit_amount_decimal": _dstr(line.unit_amount_decimal),
+        "explain": dict(line.explain),
+    }
+
+
+def invoice_dict(inv: Invoice, customer: Customer | None = None) -> dict[str, Any]:
+    """Stripe's `invoice` object. A preview has id and number null and status draft."""
+    lines = [line_dict(line, inv) for line in inv.lines]
+    remaining = 0 if inv.status in ("paid", "void") else inv.amount_due - inv.amount_paid
+    return {
+        "id": inv.id,
+        "object": "invoice",
+        "amount_due": inv.amount_due,
+        "amount_paid": inv.amount_paid,
+        "amount_remaining": remaining,
+        "billing_reason": inv.billing_reason,
+        "collection_method": "send_invoice",
+        "created": inv.created,
+        "currency": inv.currency,
+        "customer": inv.customer,
+        "customer_email": customer.email if customer else None,
+        "customer_name": customer.name if customer else None,
+        "effective_at": inv.finalized_at,
+        "ending_balance": inv.ending_balance,
+        "lines": {
+            "object": "list",
+            "data": lines,
+            "has_more": False,
+            "total_count": len(lines),
+            "url": f"/v1/invoices/{inv.id}/lines" if inv.id else None,
+        },
+        "livemode": False,
+        "metadata": {},
+        "number": inv.number,
+        "parent": {
+            "type": "subscription_details",
+            "subscription_details": {"subscription": inv.subscription},
+        }
+        if inv.subscription
+        else None,
+        "period_end": inv.period_end,
+        "period_start": inv.period_start,
+        "starting_balance": inv.starting_balance,
+        "status": inv.status,
+        "status_transitions": {
+            "finalized_at": inv.finalized_at,
+            "marked_uncollectible_at": inv.marked_uncollectible_at,
+            "paid_at": inv.paid_at,
+            "voided_at": inv.voided_at,
+        },
+        "subscription": inv.subscription,
+        "subtotal": inv.subtotal,
+        "total": inv.total,
+    }
+
+
+def invoice_hash(inv: Invoice) -> str:
+    """sha256 of the frozen content of a finalized invoice (status changes excluded), so that
+    `ledger check` notices an edit made behind the program's back."""
+    values: list[object] = [
+        inv.id,
+        inv.number,
+        inv.customer,
+        inv.subscription,
+        inv.billing_reason,
+        inv.currency,
+        inv.period_start,
+        inv.period_end,
+        inv.subtotal,
+        inv.total,
+        inv.starting_balance,
+        inv.ending_balance,
+        inv.amount_due,
+        inv.finalized_at,
+    ]
+    for line in inv.lines:
+        values.append(
+            [
+                line.id,
+                line.type,
+                line.subscription_item,
+                line.price,
+                line.meter,
+                line.description,
+                line.period_start,
+                line.period_end,
+                decimal_str(line.quantity_decimal),
+                _dstr(line.unit_amount_decimal),
+                line.amount,
+                line.proration,
+                explain_text(line.explain),
+            ]
+        )
+    return link(GENESIS, values)

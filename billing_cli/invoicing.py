@@ -1,0 +1,282 @@
+"""Invoice composition (SPEC 4.1, 4.2, 1.4, 1.5, 2.6): subscription + prices + usage → invoice.
+
+Pure: the usage of a meter arrives through a callable the caller binds to a customer and a
+"received by" time, so the same `compose` serves the preview (`invoice upcoming`), every draft
+recomputation, the finalization by `invoice run` and `ledger check`. Preview and final invoice
+therefore cannot disagree by construction (SPEC 4.3).
+
+Which invoice bills what:
+- `subscription_create` (period_start = period_end = start_date, as Stripe): licensed items for
+  period 0, prorated when it is short (SPEC 1.4), zero for the part inside a trial.
+- `subscription_cycle` for an ended period [s, e): metered items in arrears over [s, e) and
+  licensed items in advance for the next period, unless the subscription ends at e.
+- `subscription_cancel` for [s, ended_at) after an immediate cancellation with --invoice-now:
+  metered usage only (Stripe's cancel does not prorate licensed items unless asked).
+Events with timestamp < trial_end count nowhere. Late-usage lines (SPEC 2.6) are built by
+`late_usage_line` and appended by the caller to the customer's next invoice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from billing_cli import schedule
+from billing_cli.invoice_lines import (
+    CANCEL,
+    CREATE,
+    CYCLE,
+    Catalog,
+    Line,
+    UsageFn,
+    late_usage_line,
+    licensed_line,
+    metered_line,
+    usage_window,
+)
+from billing_cli.models import Subscription
+from billing_cli.money import decimal_str
+
+__all__ = [
+    "CANCEL",
+    "CREATE",
+    "CYCLE",
+    "Catalog",
+    "Invoice",
+    "Line",
+    "Target",
+    "UsageFn",
+    "cancel_target",
+    "compose",
+    "create_target",
+    "current_target",
+    "cycle_targets",
+    "differences",
+    "finalized",
+    "late_usage_line",
+    "line_differences",
+    "settle",
+    "usage_window",
+]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which invoice: the UNIQUE key (subscription, period_start, period_end, billing_reason)."""
+
+    billing_reason: str
+    period_start: int
+    period_end: int
+
+
+@dataclass(frozen=True)
+class Invoice:
+    """A composed (preview or draft) or stored invoice; amounts in int minor units."""
+
+    id: str | None
+    created: int
+    customer: str
+    subscription: str | None
+    status: str
+    billing_reason: str
+    number: str | None
+    currency: str
+    period_start: int
+    period_end: int
+    lines: tuple[Line, ...]
+    subtotal: int
+    total: int
+    starting_balance: int
+    ending_balance: int | None
+    amount_due: int
+    computed_at: int
+    amount_paid: int = 0
+    finalized_at: int | None = None
+    paid_at: int | None = None
+    voided_at: int | None = None
+    marked_uncollectible_at: int | None = None
+    hash: str | None = None
+
+    @property
+    def target(self) -> Target:
+        return Target(self.billing_reason, self.period_start, self.period_end)
+
+
+# -- which periods get which invoice -----------------------------------------------------------
+
+
+def _cut_by_immediate_cancel(sub: Subscription, bounds: tuple[int, int]) -> bool:
+    """True for the partial last period of an immediate cancellation (no cycle invoice)."""
+    if sub.ended_at is None or sub.cancel_at_period_end or bounds[1] != sub.ended_at:
+        return False
+    k = schedule.period_index(sub, bounds[0])
+    return schedule.period(sub, k)[1] != sub.ended_at
+
+
+def cycle_targets(sub: Subscription, now: int) -> list[Target]:
+    """Every ended period that a cycle invoice bills, oldest first (catch-up, SPEC 4.4)."""
+    return [
+        Target(CYCLE, s, e)
+        for s, e in schedule.ended_periods(sub, now)
+        if not _cut_by_immediate_cancel(sub, (s, e))
+    ]
+
+
+def cancel_target(sub: Subscription) -> Target | None:
+    """The partial period an immediate cancellation ends (billed only with --invoice-now)."""
+    if sub.ended_at is None or sub.cancel_at_period_end:
+        return None
+    s, e = schedule.period(sub, schedule.period_index(sub, max(sub.start_date, sub.ended_at - 1)))
+    if sub.ended_at <= s or sub.ended_at >= e:
+        return None
+    return Target(CANCEL, s, sub.ended_at)
+
+
+def create_target(sub: Subscription, catalog: Catalog) -> Target | None:
+    """The first invoice exists only when some item is licensed (SPEC 4.2)."""
+    if any(catalog.prices[i.price].usage_type == "licensed" for i in sub.items):
+        return Target(CREATE, sub.start_date, sub.start_date)
+    return None
+
+
+def current_target(sub: Subscription, now: int) -> Target | None:
+    """The cycle invoice that will close the period holding `now`; None once ended."""
+    if sub.ended_at is not None and sub.ended_at <= now:
+        return None
+    s, e = schedule.current_period(sub, now)
+    return Target(CYCLE, s, e)
+
+
+def _subscription_lines(
+    sub: Subscription, target: Target, catalog: Catalog, usage: UsageFn
+) -> list[Line]:
+    lines: list[Line] = []
+    reason = target.billing_reason
+    next_period: tuple[int, int] | None = None
+    if reason == CYCLE and (sub.ended_at is None or sub.ended_at > target.period_end):
+        next_period = schedule.period(sub, schedule.period_index(sub, target.period_start) + 1)
+    for item in sub.items:
+        price = catalog.prices[item.price]
+        name = catalog.products[price.product].name
+        if price.usage_type == "licensed":
+            if reason == CREATE:
+                bounds = schedule.period(sub, 0)
+                lines.append(licensed_line(sub, item, price, name, bounds))
+            elif next_period is not None:
+                lines.append(licensed_line(sub, item, price, name, next_period))
+        elif reason in (CYCLE, CANCEL):
+            assert price.meter is not None
+            bounds = (target.period_start, target.period_end)
+            meter = catalog.meters[price.meter]
+            lines.append(metered_line(sub, item, price, name, meter, bounds, usage))
+    return lines
+
+
+# -- the invoice --------------------------------------------------------------------------------
+
+
+def settle(total: int, starting_balance: int) -> tuple[int, int]:
+    """Stripe's customer balance: (amount_due, ending_balance); leftover credit carries over."""
+    net = total + starting_balance
+    return max(net, 0), min(net, 0)
+
+
+def compose(
+    sub: Subscription,
+    target: Target,
+    catalog: Catalog,
+    usage: UsageFn,
+    *,
+    computed_at: int,
+    starting_balance: int = 0,
+    late_lines: Iterable[Line] = (),
+    invoice_id: str | None = None,
+    created: int | None = None,
+) -> Invoice:
+    """The one function behind preview, draft, final invoice and `ledger check` (SPEC 4.3).
+
+    `usage` must already be bound to the customer and to the events received by `computed_at`.
+    The result is a draft; `finalized` turns it into the open invoice.
+    """
+    lines = tuple(_subscription_lines(sub, target, catalog, usage)) + tuple(late_lines)
+    subtotal = sum(line.amount for line in lines)
+    amount_due, _ = settle(subtotal, starting_balance)
+    return Invoice(
+        id=invoice_id,
+        created=computed_at if created is None else created,
+        customer=sub.customer,
+        subscription=sub.id,
+        status="draft",
+        billing_reason=target.billing_reason,
+        number=None,
+        currency=sub.currency,
+        period_start=target.period_start,
+        period_end=target.period_end,
+        lines=lines,
+        subtotal=subtotal,
+        total=subtotal,
+        starting_balance=starting_balance,
+        ending_balance=None,
+        amount_due=amount_due,
+        computed_at=computed_at,
+    )
+
+
+def finalized(inv: Invoice, *, number: str, finalized_at: int, starting_balance: int) -> Invoice:
+    """Draft → open: the number, the balance carried in and out; lines are frozen from here."""
+    amount_due, ending = settle(inv.total, starting_balance)
+    return replace(
+        inv,
+        status="open",
+        number=number,
+        finalized_at=finalized_at,
+        starting_balance=starting_balance,
+        ending_balance=ending,
+        amount_due=amount_due,
+    )
+
+
+def _line_key(line: Line) -> tuple:
+    return (
+        line.type,
+        line.subscription_item,
+        line.price,
+        line.meter,
+        line.description,
+        line.period_start,
+        line.period_end,
+        line.quantity_decimal,
+        line.unit_amount_decimal,
+        line.amount,
+        line.proration,
+    )
+
+
+def line_differences(expected: Iterable[Line], actual: Iterable[Line]) -> list[str]:
+    """Line-by-line comparison (ids and explain aside): empty means equal to the cent."""
+    exp, act = tuple(expected), tuple(actual)
+    out: list[str] = []
+    if len(exp) != len(act):
+        out.append(f"line count: expected {len(exp)}, found {len(act)}")
+    for index, (a, b) in enumerate(zip(exp, act, strict=False), start=1):
+        if _line_key(a) != _line_key(b):
+            out.append(
+                f"line {index} ({b.description}): expected quantity "
+                f"{decimal_str(a.quantity_decimal)} amount {a.amount}, found quantity "
+                f"{decimal_str(b.quantity_decimal)} amount {b.amount}"
+            )
+    return out
+
+
+def differences(expected: Invoice, actual: Invoice) -> list[str]:
+    """What differs between two computations of one invoice (ids and timestamps aside).
+
+    Used by `ledger check` and by the preview-equals-final tests; empty means equal line for
+    line and cent for cent.
+    """
+    out: list[str] = []
+    for name in ("currency", "subtotal", "total", "period_start", "period_end"):
+        a, b = getattr(expected, name), getattr(actual, name)
+        if a != b:
+            out.append(f"{name}: expected {a}, found {b}")
+    return out + line_differences(expected.lines, actual.lines)

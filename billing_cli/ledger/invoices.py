@@ -1,0 +1,415 @@
+"""Reads and writes of invoices, their lines, and the late-event resolutions (SPEC 2.6, 4).
+
+Drafts are rewritten freely; a finalized invoice is only ever touched by a status transition.
+The UNIQUE key (subscription, period_start, period_end, billing_reason) is what makes two
+`invoice run`s, concurrent or not, create each invoice once: `insert_invoice` inserts with
+ON CONFLICT DO NOTHING and reports whether the row is new.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from billing_cli import chain
+from billing_cli.aggregation import EventPoint
+from billing_cli.invoice_json import explain_text
+from billing_cli.invoicing import Invoice, Line, Target
+
+_INVOICE_COLUMNS = (
+    "id, created, customer, subscription, status, billing_reason, number, currency,"
+    " period_start, period_end, subtotal, total, starting_balance, ending_balance, amount_due,"
+    " amount_paid, computed_at, finalized_at, paid_at, voided_at, marked_uncollectible_at, hash"
+)
+_NOT_CANCELLED = (
+    "NOT EXISTS (SELECT 1 FROM meter_event_adjustments c"
+    " WHERE c.identifier = e.identifier AND c.type = 'cancel')"
+)
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class LateEvent:
+    """A stored late event (SPEC 2.6) and, once resolved, the invoice whose period it is in."""
+
+    seq: int
+    identifier: str
+    event_name: str
+    meter: str
+    customer: str
+    timestamp: int
+    value: Decimal | None
+    received: int
+    resolved_invoice: str | None
+    resolved_at: int | None
+
+
+@dataclass(frozen=True)
+class StoredLine:
+    """A finalized line with the invoice facts late-usage arithmetic needs."""
+
+    invoice: str
+    finalized_at: int
+    number: str
+    line: Line
+
+
+def _line(row: sqlite3.Row) -> Line:
+    unit = row["unit_amount_decimal"]
+    return Line(
+        id=row["id"],
+        type=row["type"],
+        description=row["description"],
+        period_start=row["period_start"],
+        period_end=row["period_end"],
+        quantity_decimal=Decimal(row["quantity_decimal"]),
+        amount=row["amount"],
+        subscription_item=row["subscription_item"],
+        price=row["price"],
+        meter=row["meter"],
+        unit_amount_decimal=None if unit is None else Decimal(unit),
+        proration=bool(row["proration"]),
+        explain=json.loads(row["explain"]),
+    )
+
+
+def _invoice(row: sqlite3.Row, lines: Iterable[Line]) -> Invoice:
+    data = {k: row[k] for k in row.keys()}
+    return Invoice(**data, lines=tuple(lines))
+
+
+def _late(row: sqlite3.Row) -> LateEvent:
+    value = row["value"]
+    return LateEvent(
+        seq=row["seq"],
+        identifier=row["identifier"],
+        event_name=row["event_name"],
+        meter=row["meter"],
+        customer=row["customer"],
+        timestamp=row["timestamp"],
+        value=None if value is None else Decimal(value),
+        received=row["received"],
+        resolved_invoice=row["resolved_invoice"],
+        resolved_at=row["resolved_at"],
+    )
+
+
+def number_seq(number: str) -> int:
+    """The sequence part of `PREFIX-0007` (for ordering invoices finalized in one second)."""
+    return int(number.rpartition("-")[2])
+
+
+class InvoiceStore:
+    conn: sqlite3.Connection
+
+    # -- writes -------------------------------------------------------------------------------
+    def insert_invoice(self, inv: Invoice) -> bool:
+        """Insert a new invoice with its lines; False (nothing written) when its key exists."""
+        cursor = self.conn.execute(
+            f"INSERT INTO invoices ({_INVOICE_COLUMNS}) VALUES ({','.join('?' * 22)})"
+            " ON CONFLICT (subscription, period_start, period_end, billing_reason) DO NOTHING",
+            (
+                inv.id,
+                inv.created,
+                inv.customer,
+                inv.subscription,
+                inv.status,
+                inv.billing_reason,
+                inv.number,
+                inv.currency,
+                inv.period_start,
+                inv.period_end,
+                inv.subtotal,
+                inv.total,
+                inv.starting_balance,
+                inv.ending_balance,
+                inv.amount_due,
+                inv.amount_paid,
+                inv.computed_at,
+                inv.finalized_at,
+                inv.paid_at,
+                inv.voided_at,
+                inv.marked_uncollectible_at,
+                inv.hash,
+            ),
+        )
+        if cursor.rowcount == 0:
+            return False
+        self._insert_lines(inv)
+        return True
+
+    def _insert_lines(self, inv: Invoice) -> None:
+        self.conn.executemany(
+            "INSERT INTO invoice_lines (id, invoice, position, type, subscription_item, price,"
+            " meter, description, period_start, period_end, quantity_decimal, quantity,"
+            " unit_amount_decimal, amount, proration, explain)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    line.id,
+                    inv.id,
+                    position,
+                    line.type,
+                    line.subscription_item,
+                    line.price,
+                    line.meter,
+                    line.description,
+                    line.period_start,
+                    line.period_end,
+                    str(line.quantity_decimal),
+                    line.quantity,
+                    None if line.unit_amount_decimal is None else str(line.unit_amount_decimal),
+                    line.amount,
+                    int(line.proration),
+                    explain_text(line.explain),
+                )
+                for position, line in enumerate(inv.lines)
+            ],
+        )
+
+    def replace_draft(self, inv: Invoice) -> None:
+        """Recompute a draft in place: same id, new totals, lines deleted and rewritten."""
+        cursor = self.conn.execute(
+            "UPDATE invoices SET subtotal = ?, total = ?, starting_balance = ?, amount_due = ?,"
+            " computed_at = ? WHERE id = ? AND status = 'draft'",
+            (
+                inv.subtotal,
+                inv.total,
+                inv.starting_balance,
+                inv.amount_due,
+                inv.computed_at,
+                inv.id,
+            ),
+        )
+        if cursor.rowcount != 1:
+            raise RuntimeError(f"invoice {inv.id} is not a draft; finalized invoices are frozen")
+        self.conn.execute("DELETE FROM invoice_lines WHERE invoice = ?", (inv.id,))
+        self._insert_lines(inv)
+
+    def mark_finalized(self, inv: Invoice) -> None:
+        """Draft → open with its number, balances and hash (the lines were written already)."""
+        cursor = self.conn.execute(
+            "UPDATE invoices SET status = 'open', number = ?, finalized_at = ?,"
+            " starting_balance = ?, ending_balance = ?, amount_due = ?, hash = ?"
+            " WHERE id = ? AND status = 'draft'",
+            (
+                inv.number,
+                inv.finalized_at,
+                inv.starting_balance,
+                inv.ending_balance,
+                inv.amount_due,
+                inv.hash,
+                inv.id,
+            ),
+        )
+        if cursor.rowcount != 1:
+            raise RuntimeError(f"invoice {inv.id} is not a draft")
+
+    def take_invoice_number(self, customer: str) -> str:
+        """`PREFIX-NNNN` from the customer's sequence, which moves on: gapless inside the
+        BEGIN IMMEDIATE transaction that finalizes."""
+        row = self.conn.execute(
+            "SELECT invoice_prefix, next_invoice_sequence FROM customers WHERE id = ?",
+            (customer,),
+        ).fetchone()
+        self.conn.execute(
+            "UPDATE customers SET next_invoice_sequence = next_invoice_sequence + 1 WHERE id = ?",
+            (customer,),
+        )
+        return f"{row['invoice_prefix']}-{row['next_invoice_sequence']:04d}"
+
+    def set_customer_balance(self, customer: str, balance: int) -> None:
+        self.conn.execute("UPDATE customers SET balance = ? WHERE id = ?", (balance, customer))
+
+    def set_invoice_status(
+        self, invoice_id: str, expected: str, status: str, **fields: int
+    ) -> None:
+        """A lifecycle transition; the WHERE on the old status makes a lost race a no-op error."""
+        sets = "".join(f", {name} = ?" for name in fields)
+        cursor = self.conn.execute(
+            f"UPDATE invoices SET status = ?{sets} WHERE id = ? AND status = ?",
+            (status, *fields.values(), invoice_id, expected),
+        )
+        if cursor.rowcount != 1:
+            raise RuntimeError(f"invoice {invoice_id} changed status concurrently")
+
+    def delete_draft(self, invoice_id: str) -> None:
+        self.conn.execute(
+            "DELETE FROM invoice_lines WHERE invoice IN"
+            " (SELECT id FROM invoices WHERE id = ? AND status = 'draft')",
+            (invoice_id,),
+        )
+        self.conn.execute("DELETE FROM invoices WHERE id = ? AND status = 'draft'", (invoice_id,))
+
+    # -- reads --------------------------------------------------------------------------------
+    def _invoices(self, where: str, params: tuple, order: str) -> list[Invoice]:
+        rows = self.conn.execute(
+            f"SELECT {_INVOICE_COLUMNS} FROM invoices {where} ORDER BY {order}", params
+        ).fetchall()
+        if not rows:
+            return []
+        lines: dict[str, list[Line]] = {r["id"]: [] for r in rows}
+        line_rows = self.conn.execute(
+            f"SELECT * FROM invoice_lines WHERE invoice IN (SELECT id FROM invoices {where})"
+            " ORDER BY invoice, position",
+            params,
+        )
+        for lr in line_rows:
+            lines[lr["invoice"]].append(_line(lr))
+        return [_invoice(r, lines[r["id"]]) for r in rows]
+
+    def get_invoice(self, invoice_id: str) -> Invoice | None:
+        found = self._invoices("WHERE id = ? OR number = ?", (invoice_id, invoice_id), "id")
+        return found[0] if found else None
+
+    def list_invoices(
+        self,
+        *,
+        customer: str | None = None,
+        status: str | None = None,
+        subscription: str | None = None,
+        newest_first: bool = True,
+    ) -> list[Invoice]:
+        clauses, params = [], []
+        for column, value in (
+            ("customer", customer),
+            ("status", status),
+            ("subscription", subscription),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        order = "created DESC, id DESC" if newest_first else "created, id"
+        return self._invoices(where, tuple(params), order)
+
+    def finalized_invoices(self) -> list[Invoice]:
+        """Every non-draft invoice in finalization order (what `ledger check` walks)."""
+        found = self._invoices("WHERE status != 'draft'", (), "finalized_at, customer, number")
+        return sorted(found, key=lambda i: (i.finalized_at or 0, number_seq(i.number or "-0")))
+
+    def invoice_targets(self, subscription: str) -> dict[Target, tuple[str, str]]:
+        """Target → (invoice id, status) for every invoice of a subscription."""
+        rows = self.conn.execute(
+            "SELECT id, status, billing_reason, period_start, period_end FROM invoices"
+            " WHERE subscription = ?",
+            (subscription,),
+        )
+        return {
+            Target(r["billing_reason"], r["period_start"], r["period_end"]): (r["id"], r["status"])
+            for r in rows
+        }
+
+    def draft_ids(self) -> list[str]:
+        rows = self.conn.execute("SELECT id FROM invoices WHERE status = 'draft'")
+        return [r[0] for r in rows]
+
+    # -- events, as invoices see them ---------------------------------------------------------
+    def event_points(
+        self, meter: str, customer: str, start: int, end: int, *, received_by: int
+    ) -> list[EventPoint]:
+        """Counted events straight from meter_events (no roll-ups): `ledger check`'s source."""
+        rows = self.conn.execute(
+            "SELECT e.timestamp, e.seq, e.value FROM meter_events e"
+            " WHERE e.meter = ? AND e.customer = ? AND e.timestamp >= ? AND e.timestamp < ?"
+            f" AND e.status = 'accepted' AND e.received <= ? AND {_NOT_CANCELLED}",
+            (meter, customer, start, end, received_by),
+        )
+        return [EventPoint(t, s, _ZERO if v is None else Decimal(v)) for t, s, v in rows]
+
+    def late_events(self, customer: str | None = None) -> list[LateEvent]:
+        """Late events not cancelled, oldest received first, with their resolution if any."""
+        where = "" if customer is None else " AND e.customer = ?"
+        rows = self.conn.execute(
+            "SELECT e.seq, e.identifier, e.event_name, e.meter, e.customer, e.timestamp,"
+            " e.value, e.received, r.invoice AS resolved_invoice, r.created AS resolved_at"
+            " FROM meter_events e LEFT JOIN meter_event_adjustments r"
+            " ON r.identifier = e.identifier AND r.type = 'resolve'"
+            f" WHERE e.status = 'late' AND {_NOT_CANCELLED}{where} ORDER BY e.seq",
+            () if customer is None else (customer,),
+        )
+        return [_late(r) for r in rows]
+
+    def resolved_late_events(self, customer: str) -> list[LateEvent]:
+        """The customer's resolved late events (not cancelled), found through the small
+        adjustments table so that invoicing never scans meter_events."""
+        rows = self.conn.execute(
+            "SELECT e.seq, e.identifier, e.event_name, e.meter, e.customer, e.timestamp,"
+            " e.value, e.received, r.invoice AS resolved_invoice, r.created AS resolved_at"
+            " FROM meter_event_adjustments r JOIN meter_events e ON e.identifier = r.identifier"
+            f" WHERE r.type = 'resolve' AND e.customer = ? AND e.status = 'late'"
+            f" AND {_NOT_CANCELLED} ORDER BY e.seq",
+            (customer,),
+        )
+        return [_late(r) for r in rows]
+
+    def covering_line(self, customer: str, meter: str, timestamp: int) -> StoredLine | None:
+        """The finalized metered line whose period holds `timestamp` (what makes it late)."""
+        row = self.conn.execute(
+            "SELECT l.*, i.finalized_at AS _fin, i.number AS _num FROM invoice_lines l"
+            " JOIN invoices i ON i.id = l.invoice"
+            " WHERE i.customer = ? AND i.status != 'draft' AND l.type = 'subscription'"
+            " AND l.meter = ? AND l.period_start <= ? AND ? < l.period_end"
+            " ORDER BY i.finalized_at LIMIT 1",
+            (customer, meter, timestamp, timestamp),
+        ).fetchone()
+        if row is None:
+            return None
+        return StoredLine(row["invoice"], row["_fin"], row["_num"], _line(row))
+
+    def get_line(self, line_id: str) -> StoredLine | None:
+        row = self.conn.execute(
+            "SELECT l.*, i.finalized_at AS _fin, i.number AS _num FROM invoice_lines l"
+            " JOIN invoices i ON i.id = l.invoice WHERE l.id = ?",
+            (line_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return StoredLine(row["invoice"], row["_fin"], row["_num"], _line(row))
+
+    def finalized_late_lines(self, customer: str) -> list[StoredLine]:
+        """Late-usage lines on the customer's finalized invoices, in finalization order."""
+        rows = self.conn.execute(
+            "SELECT l.*, i.finalized_at AS _fin, i.number AS _num FROM invoice_lines l"
+            " JOIN invoices i ON i.id = l.invoice"
+            " WHERE i.customer = ? AND i.status != 'draft' AND l.type = 'late_usage'",
+            (customer,),
+        ).fetchall()
+        found = [StoredLine(r["invoice"], r["_fin"], r["_num"], _line(r)) for r in rows]
+        return sorted(found, key=lambda s: (s.finalized_at, number_seq(s.number), s.line.id))
+
+    def add_resolution(self, identifier: str, invoice: str, created: int) -> None:
+        """Append a `resolve` adjustment, linked into the adjustments' hash chain."""
+        last = self.conn.execute(
+            "SELECT seq, hash FROM meter_event_adjustments ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        seq = 1 if last is None else last["seq"] + 1
+        previous = chain.GENESIS if last is None else last["hash"]
+        digest = chain.link(previous, (seq, "resolve", identifier, invoice, created))
+        self.conn.execute(
+            "INSERT INTO meter_event_adjustments (seq, type, identifier, invoice, created, hash)"
+            " VALUES (?, 'resolve', ?, ?, ?, ?)",
+            (seq, identifier, invoice, created, digest),
+        )
+
+    # -- integrity ----------------------------------------------------------------------------
+    def integrity_problems(self) -> list[str]:
+        """Dangling references SQLite's foreign keys and our own columns would hide."""
+        out = [
+            f"{table} row {rowid} refers to a missing {parent} row"
+            for table, rowid, parent, _ in self.conn.execute("PRAGMA foreign_key_check")
+        ]
+        orphans = self.conn.execute(
+            "SELECT l.id, l.invoice, l.subscription_item FROM invoice_lines l"
+            " WHERE l.subscription_item IS NOT NULL AND NOT EXISTS"
+            " (SELECT 1 FROM subscription_items si WHERE si.id = l.subscription_item)"
+        )
+        out += [f"line {i} of {inv} refers to a missing item {si}" for i, inv, si in orphans]
+        return out
+
+    def invoice_counts(self) -> dict[str, int]:
+        rows = self.conn.execute("SELECT status, count(*) FROM invoices GROUP BY status")
+        return {status: n for status, n in rows}
