@@ -30,9 +30,14 @@ def billing_argv(db: Path, now: int, *args: str) -> list[str]:
     return [sys.executable, "-m", "billing_cli", "--db", str(db), "--now", str(now), *args]
 
 
+PYCACHE = Path("/tmp/billing-bench/pycache")
+
+
 def run_cli(db: Path, now: int, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for key in ("BILLING_DB", "BILLING_NOW", "BILLING_DEBUG"):
+    """The CLI as an installed program runs: with byte-compiled modules (pip compiles them at
+    install; this environment sets PYTHONDONTWRITEBYTECODE, so they go to a private cache)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": str(PYCACHE)}
+    for key in ("BILLING_DB", "BILLING_NOW", "BILLING_DEBUG", "PYTHONDONTWRITEBYTECODE"):
         env.pop(key, None)
     return subprocess.run(billing_argv(db, now, *args), capture_output=True, text=True, env=env)
 

@@ -16,6 +16,7 @@ from billing_cli.models import Price, Tier
 from billing_cli.money import DECIMAL_CONTEXT, decimal_str, parse_decimal, round_minor
 
 __all__ = [
+    "MAX_AMOUNT",
     "MAX_DECIMAL_PLACES",
     "LineAmount",
     "format_tier_spec",
@@ -27,6 +28,11 @@ __all__ = [
 ]
 
 MAX_DECIMAL_PLACES = 12  # Stripe's limit for unit_amount_decimal (SPEC 1.2)
+# Upper bounds, so that an absurd amount or tier bound is refused up front instead of failing
+# later (Python's 4300-digit int/str limit on display, SQLite's 64-bit integers on an invoice
+# line): a unit or flat amount is at most 10^15 minor units, an up_to at most 18 digits.
+MAX_AMOUNT = Decimal(10) ** 15
+MAX_UP_TO_DIGITS = 18
 
 _TIER_KEYS = ("up_to", "unit_amount", "unit_amount_decimal", "flat_amount", "flat_amount_decimal")
 _TIER_EXAMPLE = "e.g. 'up_to=5,unit_amount=700' or 'up_to=inf,unit_amount_decimal=0.5'"
@@ -70,6 +76,10 @@ def parse_tier_spec(spec: str) -> Tier:
 def _spec_int(key: str, value: object) -> int:
     if not isinstance(value, str) or _INT_RE.fullmatch(value) is None:
         raise InvalidInput(f"{key} {value!r} is not a whole number >= 0", _TIER_EXAMPLE)
+    if len(value.lstrip("0")) > MAX_UP_TO_DIGITS:
+        raise InvalidInput(
+            f"{key} {value[:24]}… has {len(value)} digits", f"use at most {MAX_UP_TO_DIGITS}"
+        )
     return int(value)
 
 
@@ -116,6 +126,8 @@ def _json_int(key: str, value: object) -> int:
         )
     if value < 0:
         raise InvalidInput(f"{key} {value!r} is negative", "amounts must be >= 0")
+    if value >= 10**MAX_UP_TO_DIGITS:
+        raise InvalidInput(f"{key} is too large", f"use at most {MAX_UP_TO_DIGITS} digits")
     return value
 
 
@@ -210,6 +222,11 @@ def _check_amount(where: str, name: str, amount: object) -> None:
         raise InvalidInput(f"{where}: {name} {amount!r} is not a finite Decimal", _TIERS_HINT)
     if amount < 0:
         raise InvalidInput(f"{where}: {name} {decimal_str(amount)} is negative", _TIERS_HINT)
+    if amount > MAX_AMOUNT:
+        raise InvalidInput(
+            f"{where}: {name} is {amount.adjusted() + 1} digits long",
+            f"amounts are at most {MAX_AMOUNT:,} minor units",
+        )
     exponent = amount.as_tuple().exponent
     assert isinstance(exponent, int)
     if -exponent > MAX_DECIMAL_PLACES:

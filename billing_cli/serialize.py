@@ -138,7 +138,9 @@ def subscription_dict(s: Subscription, prices: dict[str, Price], now: int) -> di
         "current_period_end": end,
         "current_period_start": start,
         "customer": s.customer,
-        "ended_at": s.ended_at,
+        # Stripe: a scheduled end shows as `cancel_at`; `ended_at` stays null until it passes.
+        "cancel_at": s.ended_at if s.cancel_at_period_end else None,
+        "ended_at": s.ended_at if s.ended_at is not None and s.ended_at <= now else None,
         "items": {
             "object": "list",
             "data": items,

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing_cli import chain, invoicing
-from billing_cli.api import Context, catalog, late_events, ledger_check, subscriptions
+from billing_cli import invoicing
+from billing_cli.api import Context, catalog, events, late_events, ledger_check, subscriptions
 from billing_cli.api import invoices as api
 from billing_cli.clock import parse_time, to_unix
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
@@ -66,30 +65,13 @@ class Book:
     def event(
         self, when: str, value: str, *, received: str | None = None, customer: str = "cus_a"
     ) -> str:
-        """Store an accepted (or late) event as the events store does."""
+        """`event send` at its receipt time (late classification and roll-ups included)."""
         self.seq += 1
         ident = f"ev{self.seq}"
-        recv = ts(received or when)
-        led = Ledger(self.db, create=False)
-        try:
-            with led.write():
-                late = led.covering_line(customer, "mtr_tokens", ts(when)) is not None
-                status = "late" if late else "accepted"
-                last = led.conn.execute(
-                    "SELECT seq, hash FROM meter_events ORDER BY seq DESC LIMIT 1"
-                ).fetchone()
-                seq = 1 if last is None else last[0] + 1
-                row = (seq, ident, "tokens", "mtr_tokens", customer, ts(when), value, "{}", recv,
-                       status)  # fmt: skip
-                digest = chain.link(chain.GENESIS if last is None else last[1], row)
-                led.conn.execute(
-                    "INSERT INTO meter_events (seq, identifier, event_name, meter, customer,"
-                    " timestamp, value, payload, received, status, hash)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (*row, digest),
-                )
-        finally:
-            led.close()
+        events.send_event(
+            self.ctx(received or when), event_name="tokens", customer=customer, value=value,
+            identifier=ident, timestamp=str(ts(when)),
+        )  # fmt: skip
         return ident
 
 
@@ -150,6 +132,25 @@ def test_cron_that_missed_three_months_catches_up_in_order(book: Book) -> None:
     assert [i.period_start for i in invs] == sorted(i.period_start for i in invs)
     assert [i.total for i in invs] == [40, 40, 8]
     assert api.run(book.ctx("2027-02-03T00:00:00Z")).created == []
+
+
+@pytest.mark.parametrize(
+    ("start", "ends"),
+    [
+        ("2028-01-31T12:00:00Z", ["2028-02-29", "2028-03-31", "2028-04-30"]),
+        ("2027-01-31T12:00:00Z", ["2027-02-28", "2027-03-31", "2027-04-30"]),
+        ("2028-01-30T12:00:00Z", ["2028-02-29", "2028-03-30", "2028-04-30"]),
+        ("2027-01-29T12:00:00Z", ["2027-02-28", "2027-03-29", "2027-04-29"]),
+    ],
+)
+def test_month_end_anchor_bills_the_right_periods(book: Book, start: str, ends: list[str]) -> None:
+    book.subscribe(at=start)
+    result = api.run(book.ctx(start[:5] + "05-05T00:00:00Z"))
+    invs = [result.invoices[i] for i in result.finalized]
+    got = [parse_time(str(i.period_end)).strftime("%Y-%m-%d") for i in invs]
+    assert got == ends
+    assert invs[0].period_start == ts(start)
+    assert all(a.period_end == b.period_start for a, b in zip(invs, invs[1:], strict=False))
 
 
 def test_grace_option(book: Book) -> None:
@@ -315,7 +316,7 @@ def test_late_event_resolved_into_next_invoice(book: Book) -> None:
     api.run(book.ctx("2026-12-01T10:00:00Z"))
     book.event("2026-11-20T00:00:00Z", "999", received="2026-12-01T10:30:00Z")
     pending = late_events.late_events(book.ctx("2026-12-02"))
-    assert [e.value for e in pending] == [Decimal(999)]
+    assert [e.value for e in pending] == ["999"]
     assert len(api.upcoming(book.ctx("2026-12-02"), customer="cus_a").lines) == 1
     [res] = late_events.resolve_late_events(book.ctx("2026-12-02"), resolve="next-invoice")
     assert res.original_number == "ALPACA-0001"

@@ -21,21 +21,23 @@ from tests.conftest import assert_error, json_of, snapshot
 # the rows 0..n-1 of each table: equal counts, no gaps.
 WRITER = """
 import sys
+from decimal import Decimal
 from pathlib import Path
 from billing_cli.ledger import Ledger
 from billing_cli.models import Customer, Product
+from billing_cli.validation import ValidEvent
 
 path, stop = Path(sys.argv[1]), Path(sys.argv[2])
 led = Ledger(path, create=True)
 i = 0
 while not stop.exists() and i < 200_000:
+    cus = f"cus_{i:06d}"
+    event = ValidEvent(f"ev_{i:06d}", "m", "mtr_m", cus, Decimal(1), "1", i,
+                       {"stripe_customer_id": cus, "value": "1"}, 0)
     with led.write():
-        led.insert_customer(Customer(f"cus_{i:06d}", i, None, None, f"P{i:06d}", 1, None, 0))
+        led.insert_customer(Customer(cus, i, None, None, f"P{i:06d}", 1, None, 0))
         led.insert_product(Product(f"prod_{i:06d}", i, "p", None, None, True))
-        led.conn.execute(
-            "INSERT INTO meter_events VALUES (?, ?, 'n', 'm', ?, ?, '1', '{}', ?, 'accepted', 'h')",
-            (i + 1, f"ev_{i:06d}", f"cus_{i:06d}", i, i),
-        )
+        assert led.append_events([event], i) == []
     i += 1
 led.close()
 print(i)

@@ -12,7 +12,7 @@ import pytest
 
 from billing_cli.ledger import Ledger
 from tests.conftest import Billing, assert_error, json_of, snapshot
-from tests.test_api_invoices import T0, Book, tamper
+from tests.test_api_invoices import ACTIONS, ALLOWED, T0, Book, _invoice_in, tamper
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,7 @@ def test_upcoming_document_and_json(billing: Billing, book: Book) -> None:
     result = billing("invoice", "upcoming", "--customer", "cus_a", now="2026-11-16T00:00:00Z")
     assert result.exit_code == 0, result.stderr
     text = result.stdout
-    for fragment in ("preview", "Alpaca AI", "4275 → 43 × 100 (rounded up)", "0.04 USD",
+    for fragment in ("preview", "Alpaca AI", "4275 → 43 packages of 100 (rounded up)", "0.04 USD",
                      "1.72 USD", "amount due", "subtotal"):  # fmt: skip
         assert fragment in text, text
     data = billing.json("invoice", "upcoming", "--customer", "cus_a", now="2026-11-16T00:00:00Z")
@@ -50,8 +50,17 @@ def test_upcoming_document_and_json(billing: Billing, book: Book) -> None:
 def test_upcoming_errors(billing: Billing, book: Book) -> None:
     assert_error(billing("invoice", "upcoming", "--customer", "cus_x"), 3, "cus_x")
     assert_error(billing("invoice", "upcoming", "--customer", "cus_a"), 3, "no upcoming")
-    missing = billing("invoice", "upcoming", "--customer", "cus_a", db=book.db.parent / "no.db")
-    assert_error(missing, 3, "no ledger")
+    nowhere = book.db.parent / "no.db"
+    for args in (
+        ["invoice", "upcoming", "--customer", "cus_a"],
+        ["invoice", "run"],
+        ["invoice", "pay", "in_x"],
+        ["invoice", "list"],
+        ["event", "late", "--resolve", "next-invoice"],
+        ["ledger", "check"],
+    ):
+        assert_error(billing(*args, db=nowhere), 3, "no ledger")
+    assert not nowhere.exists()
 
 
 def test_run_json_table_and_dry_run(billing: Billing, book: Book) -> None:
@@ -88,6 +97,17 @@ def test_list_show_and_lifecycle(billing: Billing, book: Book) -> None:
     assert_error(billing("invoice", "show", "in_nope"), 3, "in_nope")
     assert_error(billing("invoice", "list", "--status", "late"), 4, "--status")
     assert_error(billing("invoice", "list", "--json", "--csv"), 2)
+
+
+@pytest.mark.parametrize("status", ["draft", "open", "paid", "void", "uncollectible"])
+def test_forbidden_transitions_exit_5_and_change_nothing(
+    billing: Billing, book: Book, status: str
+) -> None:
+    inv_id = _invoice_in(book, status)
+    before = snapshot(book.db)
+    for action in sorted(set(ACTIONS) - ALLOWED[status]):
+        assert_error(billing("invoice", action, inv_id), 5, f"is {status}")
+        assert snapshot(book.db) == before
 
 
 def test_draft_finalize_and_delete(billing: Billing, book: Book) -> None:

@@ -62,6 +62,7 @@ def test_alpaca_subscription_round_trip(alpaca) -> None:
         "id": sub["id"],
         "object": "subscription",
         "billing_cycle_anchor": start,
+        "cancel_at": None,
         "cancel_at_period_end": False,
         "canceled_at": None,
         "created": NOW_TS,
@@ -280,3 +281,15 @@ def test_customer_currency_is_fixed_by_its_first_subscription(alpaca) -> None:
     alpaca.json(*SUB, "--price", "price_seats")
     line = unchanged(alpaca, [*SUB, "--price", "price_eur"], 5, "usd")
     assert "eur" in line
+
+
+def test_cancel_at_period_end_shows_cancel_at_until_the_end(alpaca) -> None:
+    """Stripe: a scheduled end is `cancel_at`; `ended_at` stays null until it has passed."""
+    sub = alpaca.json(*SUB, "--price", "price_tokens")
+    end = ts("2026-12-01T09:00:00Z")
+    during = alpaca.json(
+        "subscription", "cancel", sub["id"], "--at-period-end", now="2026-11-10T00:00:00Z"
+    )
+    assert (during["cancel_at"], during["ended_at"], during["status"]) == (end, None, "active")
+    after = alpaca.json("subscription", "show", sub["id"], now="2026-12-02T00:00:00Z")
+    assert (after["ended_at"], after["status"]) == (end, "canceled")

@@ -262,3 +262,11 @@ def test_the_real_program_refuses_random_bytes_without_a_traceback(db: Path) -> 
     for kind in ("read", "write"):
         assert_real_error(run_real(db, *args_for(kind, db.parent)), 6, "not an SQLite file")
     assert file_state(db) == before
+
+
+def test_a_name_too_long_for_the_file_system(billing, tmp_path: Path) -> None:
+    too_long = tmp_path / ("l" * 300 + ".db")
+    assert_error(billing(*READ, db=too_long), 6, "File name too long")
+    assert_error(billing(*WRITE, db=too_long), 6, "File name too long")
+    real_ledger(billing)
+    assert_error(billing("ledger", "backup", str(too_long)), 6, "File name too long")

@@ -94,7 +94,7 @@ def test_migration_2_installs_the_triggers_and_none_on_event_inserts(conn) -> No
     rows = conn.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'")
     triggers = {name: (table, sql.upper()) for name, table, sql in rows}
     tables = {table for table, _ in triggers.values()}
-    assert tables == {"meter_events", "meter_event_adjustments", "invoices", "invoice_lines"}
+    assert {"meter_events", "meter_event_adjustments", "invoices", "invoice_lines"} <= tables
     assert one(conn, "PRAGMA user_version") == SCHEMA_VERSION >= 2
     # Bulk imports insert millions of events: no trigger may run on their INSERT.
     for table, sql in triggers.values():

@@ -214,18 +214,23 @@ def _unit_amount(unit_amount: int | str | None, unit_amount_decimal: str | None)
     if unit_amount is not None and unit_amount_decimal is not None:
         raise UsageError("--unit-amount and --unit-amount-decimal cannot be used together")
     if unit_amount is not None:
-        return Decimal(_whole_amount(unit_amount, "--unit-amount"))
-    if unit_amount_decimal is None:
+        field, unit = "--unit-amount", Decimal(_whole_amount(unit_amount, "--unit-amount"))
+    elif unit_amount_decimal is None:
         raise UsageError(
             "a per-unit price needs --unit-amount or --unit-amount-decimal",
             hint="e.g. --unit-amount 4 (minor units: 4 = 0.04 USD)",
         )
-    return money.parse_decimal(
-        unit_amount_decimal,
-        field="--unit-amount-decimal",
-        max_decimal_places=12,
-        allow_negative=False,
-    )
+    else:
+        field = "--unit-amount-decimal"
+        unit = money.parse_decimal(
+            unit_amount_decimal, field=field, max_decimal_places=12, allow_negative=False
+        )
+    if unit > pricing.MAX_AMOUNT:  # else display and invoice lines overflow later
+        raise InvalidInput(
+            f"{field} is {unit.adjusted() + 1} digits long",
+            hint=f"amounts are at most {pricing.MAX_AMOUNT:,} minor units",
+        )
+    return unit
 
 
 def create_price(

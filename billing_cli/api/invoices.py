@@ -150,7 +150,7 @@ def run(ctx: Context, *, grace: timedelta = DEFAULT_GRACE, dry_run: bool = False
     if grace > MAX_GRACE or grace < timedelta(0):
         raise InvalidInput(f"--grace {grace} is out of range", hint="use 0s to 72h, e.g. 2h")
     grace_s = grace // timedelta(seconds=1)
-    with ctx.ledger(write=not dry_run) as led:
+    with ctx.ledger(write=False) as led:  # never creates a ledger: nothing to close in one
         try:
             with led.write():
                 result = _run(led, ctx.now_ts, grace_s)
@@ -186,7 +186,7 @@ def _check_transition(inv: Invoice, action: str) -> None:
 def finalize(ctx: Context, invoice_id: str) -> Invoice:
     """Recompute a draft one last time (as `invoice run` would) and finalize it now."""
     now = ctx.now_ts
-    with ctx.ledger(write=True) as led, led.write():
+    with ctx.ledger(write=False) as led, led.write():  # an existing ledger only
         inv = require_invoice(led, invoice_id)
         _check_transition(inv, "finalize")
         assert inv.subscription is not None
@@ -198,7 +198,7 @@ def finalize(ctx: Context, invoice_id: str) -> Invoice:
 
 def pay(ctx: Context, invoice_id: str) -> Invoice:
     """Record a payment made out of band (the whole amount due)."""
-    with ctx.ledger(write=True) as led, led.write():
+    with ctx.ledger(write=False) as led, led.write():  # an existing ledger only
         inv = require_invoice(led, invoice_id)
         _check_transition(inv, "pay")
         led.set_invoice_status(
@@ -209,7 +209,7 @@ def pay(ctx: Context, invoice_id: str) -> Invoice:
 
 def void(ctx: Context, invoice_id: str) -> Invoice:
     """Void; the balance change the invoice made is undone (Stripe returns applied credit)."""
-    with ctx.ledger(write=True) as led, led.write():
+    with ctx.ledger(write=False) as led, led.write():  # an existing ledger only
         inv = require_invoice(led, invoice_id)
         _check_transition(inv, "void")
         led.set_invoice_status(inv.id or "", inv.status, "void", voided_at=ctx.now_ts)
@@ -221,7 +221,7 @@ def void(ctx: Context, invoice_id: str) -> Invoice:
 
 
 def mark_uncollectible(ctx: Context, invoice_id: str) -> Invoice:
-    with ctx.ledger(write=True) as led, led.write():
+    with ctx.ledger(write=False) as led, led.write():  # an existing ledger only
         inv = require_invoice(led, invoice_id)
         _check_transition(inv, "mark-uncollectible")
         led.set_invoice_status(
@@ -232,7 +232,7 @@ def mark_uncollectible(ctx: Context, invoice_id: str) -> Invoice:
 
 def delete(ctx: Context, invoice_id: str) -> Invoice:
     """Delete a draft; the next `invoice run` creates a fresh one for its period."""
-    with ctx.ledger(write=True) as led, led.write():
+    with ctx.ledger(write=False) as led, led.write():  # an existing ledger only
         inv = require_invoice(led, invoice_id)
         _check_transition(inv, "delete")
         led.delete_draft(inv.id or "")
@@ -276,7 +276,7 @@ def cancel_subscription(
     if at_period_end and invoice_now:
         raise UsageError("--at-period-end and --invoice-now cannot be used together")
     now = ctx.now_ts
-    with ctx.ledger(write=True) as led, led.write():
+    with ctx.ledger(write=False) as led, led.write():  # an existing ledger only
         sub = _require_subscription(led, subscription_id)
         if schedule.effective_status(sub, now) == "canceled":
             raise Conflict(

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from billing_cli.api.catalog import require_customer
 from billing_cli.api.context import Context
 from billing_cli.errors import InvalidInput
+from billing_cli.ledger import Ledger
+from billing_cli.ledger.events import StoredEvent
 from billing_cli.ledger.invoices import LateEvent
 
 RESOLUTIONS = ("next-invoice",)
@@ -21,17 +23,23 @@ RESOLUTIONS = ("next-invoice",)
 
 @dataclass(frozen=True)
 class Resolution:
-    event: LateEvent
+    event: StoredEvent
     original_invoice: str  # the finalized invoice whose period holds the event
     original_number: str
 
 
-def late_events(ctx: Context, *, customer: str | None = None) -> list[LateEvent]:
+def _stored(led: Ledger, event: LateEvent) -> StoredEvent:
+    found = led.get_event(event.identifier)
+    assert found is not None
+    return found
+
+
+def late_events(ctx: Context, *, customer: str | None = None) -> list[StoredEvent]:
     """Late events not cancelled and not resolved yet, oldest received first."""
     with ctx.ledger(write=False) as led, led.read():
         if customer is not None:
             require_customer(led, customer)
-        return [e for e in led.late_events(customer) if e.resolved_invoice is None]
+        return [_stored(led, e) for e in led.late_events(customer) if e.resolved_invoice is None]
 
 
 def resolve_late_events(
@@ -45,7 +53,7 @@ def resolve_late_events(
         )
     now = ctx.now_ts
     done: list[Resolution] = []
-    with ctx.ledger(write=True) as led, led.write():
+    with ctx.ledger(write=False) as led, led.write():  # an existing ledger only
         if customer is not None:
             require_customer(led, customer)
         for event in led.late_events(customer):
@@ -55,5 +63,5 @@ def resolve_late_events(
             if original is None:  # its invoice was deleted behind our back: leave it pending
                 continue
             led.add_resolution(event.identifier, original.invoice, now)
-            done.append(Resolution(event, original.invoice, original.number))
+            done.append(Resolution(_stored(led, event), original.invoice, original.number))
     return done

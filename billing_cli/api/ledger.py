@@ -11,11 +11,18 @@ import os
 from pathlib import Path
 
 from billing_cli.api.context import Context
-from billing_cli.errors import Conflict, InvalidInput
+from billing_cli.errors import Conflict, InvalidInput, LedgerError
 from billing_cli.ledger.maintenance import BackupCopy
 
 
 def _check_target(ctx: Context, target: Path) -> None:
+    try:
+        _refuse_existing(ctx, target)
+    except OSError as exc:  # a name too long, a folder this user may not enter
+        raise LedgerError(f"cannot write the backup {target}: {exc.strerror}") from exc
+
+
+def _refuse_existing(ctx: Context, target: Path) -> None:
     if target.is_dir():
         raise InvalidInput(
             f"backup path {target} is a directory",

@@ -24,10 +24,18 @@ from billing_cli.api import Context
 from billing_cli.errors import BillingError
 
 
+def _one_line(text: str) -> str:
+    """Whatever a value holds (a newline, an escape sequence, an undecodable byte in a file name),
+    an error stays one line on the terminal: unprintable characters are shown escaped."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def _fail(message: str, hint: str | None, code: int) -> int:
-    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.write(f"error: {_one_line(message)}\n")
     if hint:
-        sys.stderr.write(f"hint: {hint}\n")
+        sys.stderr.write(f"hint: {_one_line(hint)}\n")
     return code
 
 
@@ -172,13 +180,15 @@ def context(ctx: typer.Context) -> Context:
 
 
 def _register() -> None:
-    from billing_cli.cli import catalog, customers, demo, invoices, ledger, subscriptions
+    from billing_cli.cli import catalog, customers, demo, events, invoices, ledger, subscriptions
 
     app.add_typer(catalog.meter_app, name="meter")
     app.add_typer(catalog.product_app, name="product")
     app.add_typer(catalog.price_app, name="price")
     app.add_typer(customers.customer_app, name="customer")
     app.add_typer(subscriptions.subscription_app, name="subscription")
+    app.add_typer(events.event_app, name="event")
+    from billing_cli.cli import late_events  # noqa: F401  (adds `event late` to event_app)
     app.add_typer(ledger.ledger_app, name="ledger")
     app.add_typer(invoices.invoice_app, name="invoice")
     app.command("demo")(demo.demo)

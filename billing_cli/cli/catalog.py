@@ -214,6 +214,11 @@ def _read_tiers_json(source: str) -> object:
         data = json.loads(text, parse_float=lambda s: _refuse_float(s, source))
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"--tiers-json {source!r} is not valid JSON: {exc.msg}") from exc
+    except (ValueError, RecursionError) as exc:  # a 5000-digit number, arrays nested 10^5 deep
+        raise InvalidInput(
+            f"--tiers-json {source!r} is not a tiers array: {type(exc).__name__}",
+            hint='e.g. [{"up_to": 5, "unit_amount": 700}, {"up_to": "inf", "unit_amount": 600}]',
+        ) from exc
     if isinstance(data, list):
         # Stripe shows the last tier as `"up_to": null`: accept `price show --json` output back.
         data = [

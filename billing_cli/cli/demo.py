@@ -59,10 +59,14 @@ def _invoke(argv: list[str], *, quiet: bool) -> tuple[int, str]:
     return code, buffer.getvalue()
 
 
-def _created_id(output: str) -> str:
+def _summary(output: str) -> str:
+    """One line for a quiet step's JSON: what was created, or what became of an event."""
     with contextlib.suppress(ValueError, KeyError, TypeError):
-        return str(json.loads(output)["id"])
-    return ""
+        data = json.loads(output)
+        if data.get("object") == "billing.meter_event":
+            return f"→ {data['status']}: {data['identifier']}"
+        return f"→ created {data['id']}"
+    return "→ done"
 
 
 def run_demo(db: Path, data_dir: Path) -> int:
@@ -73,7 +77,7 @@ def run_demo(db: Path, data_dir: Path) -> int:
     say(f"{spec['title']}\nledger: {db}\n")
     for number, step in enumerate(spec["steps"], start=1):
         argv = _event_argv(events[step["send"]]) if "send" in step else list(step["argv"])
-        quiet = bool(step.get("quiet"))
+        quiet = bool(step.get("quiet", "send" in step))
         if quiet:
             argv.append("--json")
         say(f"\n── step {number} · now {step['now']} ──\n")
@@ -83,7 +87,7 @@ def run_demo(db: Path, data_dir: Path) -> int:
         sys.stdout.flush()
         code, output = _invoke(["--db", str(db), "--now", step["now"], *argv], quiet=quiet)
         if quiet and code == 0:
-            say(f"→ created {_created_id(output)}\n")
+            say(_summary(output) + "\n")
         expected = step.get("expect_exit", 0)
         if code != expected:
             raise BillingError(

@@ -22,7 +22,10 @@ def _quantity(line: dict) -> str:
     transform = explain.get("transform_quantity")
     if transform and line["type"] == "subscription":
         rounding = "rounded up" if transform["round"] == "up" else "rounded down"
-        text += f" → {explain['transformed_quantity']} × {transform['divide_by']} ({rounding})"
+        text += (
+            f" → {explain['transformed_quantity']} packages of {transform['divide_by']}"
+            f" ({rounding})"
+        )
     return text
 
 

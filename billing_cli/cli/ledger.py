@@ -40,8 +40,8 @@ def ledger_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
         print_table(columns, problems, title="ledger check: problems")
     else:
         typer.echo(
-            f"ledger check: ok ({report.invoices} finalized invoices, {report.lines} lines "
-            "recomputed from events and prices)"
+            f"ledger check: ok ({report.invoices} finalized invoice(s), {report.lines} line(s) "
+            "recomputed from events and prices; event chain and roll-ups verified)"
         )
     if problems:
         raise LedgerError(

@@ -76,8 +76,14 @@ def _create_private_file(path: Path) -> None:
 
 
 def _check_header(path: Path) -> None:
-    with open(path, "rb") as fh:
-        header = fh.read(100)
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(100)
+    except OSError as exc:
+        raise LedgerError(
+            f"cannot read the ledger {path}: {exc.strerror}",
+            hint="check the file's and its folder's permissions",
+        ) from exc
     if header[: len(SQLITE_HEADER)] != SQLITE_HEADER:
         raise LedgerError(
             f"{path} is not a billing ledger (not an SQLite file)",
@@ -122,10 +128,14 @@ def _check_writable(path: Path) -> None:
 
 def connect(path: Path, *, create: bool) -> sqlite3.Connection:
     """Open (and if `create`, make) a ledger, refusing foreign or newer files untouched."""
-    exists = path.exists()
-    if exists and path.is_dir():
+    try:
+        exists = path.exists()
+        is_dir = exists and path.is_dir()
+        empty = not exists or path.stat().st_size == 0
+    except OSError as exc:  # a name too long, a folder this user may not enter
+        raise LedgerError(f"cannot open the ledger {path}: {exc.strerror}") from exc
+    if is_dir:
         raise LedgerError(f"{path} is a directory, not a billing ledger", hint="give a file path")
-    empty = not exists or path.stat().st_size == 0
     if not exists and not create:
         raise NotFound(
             f"no ledger at {path}",

@@ -42,10 +42,23 @@ _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOper
 _add = _EXACT.add
 _ZERO = Decimal(0)
 
-# Prebuilt encoders: json.dumps with options builds a new encoder per call, a cost per event.
-# They produce exactly json.dumps(..., separators=(",", ":"), ensure_ascii=False) (+ sort_keys).
-payload_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
-_canonical = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# Per event, json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# and chain.canonical(fields) cost ~4 µs through json.dumps, which builds an encoder per call.
+# The same bytes come from json's C encoder built once, and from its string escaper
+# (tests/test_ledger_events.py checks both against json.dumps / chain.link).
+_escape = json.encoder.encode_basestring  # what json.dumps uses with ensure_ascii=False
+_c_make_encoder = json.encoder.c_make_encoder
+if _c_make_encoder is not None:
+    _payload_chunks = _c_make_encoder(None, None, _escape, None, ":", ",", True, False, True)
+
+    def payload_json(payload: dict[str, str]) -> str:
+        """The canonical JSON text of a payload, as stored and hashed."""
+        return "".join(_payload_chunks(payload, 0))
+
+else:  # pragma: no cover - CPython always has the C encoder
+    payload_json = json.JSONEncoder(
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode
 _sha256 = hashlib.sha256
 
 _COUNTED = (
@@ -191,6 +204,7 @@ class EventStore:
         rows: list[tuple] = []
         skipped: list[tuple[int, str]] = []
         rollup: dict[tuple[str, str, int], list] = {}
+        esc, sha = _escape, _sha256
         for i, e in enumerate(events):
             ident, pj, ts, name = e.identifier, payloads[i], e.timestamp, e.event_name
             prior = known.get(ident)  # type: ignore[arg-type]
@@ -202,11 +216,15 @@ class EventStore:
             known[ident] = (name, pj, ts)  # type: ignore[index]
             seq += 1
             value, status, meter, customer = e.value_text, e.status, e.meter, e.customer
-            fields = [seq, ident, name, meter, customer, ts, value, pj, received, status]
-            digest = _sha256(previous + b"\n" + _canonical(fields).encode()).hexdigest()
+            # chain.canonical([seq, ident, name, meter, customer, ts, value, pj, received,
+            # status]) spelled out: the ints print as JSON does, the strings are escaped by it.
+            canonical = (
+                f"[{seq},{esc(ident)},{esc(name)},{esc(meter)},{esc(customer)},{ts},"
+                f"{'null' if value is None else esc(value)},{esc(pj)},{received},{esc(status)}]"
+            )
+            digest = sha(previous + b"\n" + canonical.encode()).hexdigest()
             previous = digest.encode()
-            fields.append(digest)
-            rows.append(tuple(fields))
+            rows.append((seq, ident, name, meter, customer, ts, value, pj, received, status, digest))
             if status != "accepted":
                 continue
             text = "0" if value is None else value
@@ -335,8 +353,8 @@ class EventStore:
 
     def invoice_events(self, invoice: str) -> list[StoredEvent] | None:
         """The events behind an invoice (None when there is no such invoice): per metered line,
-        the counted events of its period received by finalization, plus the late events
-        resolved onto it."""
+        the counted events of its period received by finalization, plus the late events its
+        late-usage lines count (SPEC 2.6: resolved onto it)."""
         head = self.conn.execute(
             "SELECT customer, finalized_at FROM invoices WHERE id = ?", (invoice,)
         ).fetchone()
@@ -344,8 +362,11 @@ class EventStore:
             return None
         customer, finalized_at = head
         lines = self.conn.execute(
-            "SELECT DISTINCT meter, period_start, period_end FROM invoice_lines"
-            " WHERE invoice = ? AND type = 'subscription' AND meter IS NOT NULL",
+            "SELECT DISTINCT meter,"  # the usage window (a trial shortens it) or the period
+            " coalesce(json_extract(explain, '$.usage_window.start'), period_start),"
+            " coalesce(json_extract(explain, '$.usage_window.end'), period_end)"
+            " FROM invoice_lines WHERE invoice = ? AND type = 'subscription'"
+            " AND meter IS NOT NULL",
             (invoice,),
         ).fetchall()
         found: dict[int, StoredEvent] = {}
@@ -360,12 +381,13 @@ class EventStore:
                 params,
             )
             found.update((r[0], _stored(r)) for r in rows)
-        resolved = self.conn.execute(
-            f"{_SELECT_EVENTS} JOIN meter_event_adjustments r ON r.identifier = e.identifier"
-            " AND r.type = 'resolve' WHERE r.invoice = ?",
+        late = self.conn.execute(
+            f"{_SELECT_EVENTS} WHERE e.identifier IN (SELECT j.value FROM invoice_lines l,"
+            " json_each(l.explain, '$.identifiers') j WHERE l.invoice = ?"
+            " AND l.type = 'late_usage')",
             (invoice,),
         )
-        found.update((r[0], _stored(r)) for r in resolved)
+        found.update((r[0], _stored(r)) for r in late)
         return [found[seq] for seq in sorted(found)]
 
     # -- usage (SPEC 2.7) -------------------------------------------------------------------

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from billing_cli import chain
-from billing_cli.aggregation import EventPoint
 from billing_cli.invoice_json import explain_text
 from billing_cli.invoicing import Invoice, Line, Target
 
@@ -303,23 +302,7 @@ class InvoiceStore:
             for r in rows
         }
 
-    def draft_ids(self) -> list[str]:
-        rows = self.conn.execute("SELECT id FROM invoices WHERE status = 'draft'")
-        return [r[0] for r in rows]
-
     # -- events, as invoices see them ---------------------------------------------------------
-    def event_points(
-        self, meter: str, customer: str, start: int, end: int, *, received_by: int
-    ) -> list[EventPoint]:
-        """Counted events straight from meter_events (no roll-ups): `ledger check`'s source."""
-        rows = self.conn.execute(
-            "SELECT e.timestamp, e.seq, e.value FROM meter_events e"
-            " WHERE e.meter = ? AND e.customer = ? AND e.timestamp >= ? AND e.timestamp < ?"
-            f" AND e.status = 'accepted' AND e.received <= ? AND {_NOT_CANCELLED}",
-            (meter, customer, start, end, received_by),
-        )
-        return [EventPoint(t, s, _ZERO if v is None else Decimal(v)) for t, s, v in rows]
-
     def late_events(self, customer: str | None = None) -> list[LateEvent]:
         """Late events not cancelled, oldest received first, with their resolution if any."""
         where = "" if customer is None else " AND e.customer = ?"
@@ -339,7 +322,9 @@ class InvoiceStore:
         rows = self.conn.execute(
             "SELECT e.seq, e.identifier, e.event_name, e.meter, e.customer, e.timestamp,"
             " e.value, e.received, r.invoice AS resolved_invoice, r.created AS resolved_at"
-            " FROM meter_event_adjustments r JOIN meter_events e ON e.identifier = r.identifier"
+            # CROSS JOIN pins the small adjustments table as the outer loop (SQLite's rule).
+            " FROM meter_event_adjustments r CROSS JOIN meter_events e"
+            " ON e.identifier = r.identifier"
             f" WHERE r.type = 'resolve' AND e.customer = ? AND e.status = 'late'"
             f" AND {_NOT_CANCELLED} ORDER BY e.seq",
             (customer,),
@@ -409,7 +394,3 @@ class InvoiceStore:
         )
         out += [f"line {i} of {inv} refers to a missing item {si}" for i, inv, si in orphans]
         return out
-
-    def invoice_counts(self) -> dict[str, int]:
-        rows = self.conn.execute("SELECT status, count(*) FROM invoices GROUP BY status")
-        return {status: n for status, n in rows}

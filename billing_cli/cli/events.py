@@ -1,0 +1,346 @@
+"""`billing event send|import|list|cancel` and `billing meter usage`: parse, call, render.
+
+Errors and progress go to stderr, data to stdout (SPEC 5.1): an import's reject report and
+summary are on stderr, and only its `--json` summary object is on stdout.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO, Annotated, Any, BinaryIO
+
+import typer
+
+from billing_cli.api import event_import as importer
+from billing_cli.api import events as api
+from billing_cli.api.event_import import ImportSummary, RejectedRow
+from billing_cli.cli import context
+from billing_cli.cli.catalog import IdArg, meter_app
+from billing_cli.cli.output import (
+    Column,
+    CsvOption,
+    JsonOption,
+    check_formats,
+    console,
+    note,
+    render_list,
+    render_one,
+)
+from billing_cli.clock import format_time
+from billing_cli.errors import ImportRejected, InvalidInput, UsageError
+from billing_cli.ingest import BOOKKEEPING
+from billing_cli.ledger.events import StoredEvent
+from billing_cli.money import decimal_str
+
+event_app = typer.Typer(no_args_is_help=True, help="Meter events: send, import, list, cancel.")
+
+MAX_LISTED_REJECTS = 20
+_EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def event_dict(e: StoredEvent) -> dict[str, Any]:
+    """Stripe's billing.meter_event (`created` is when the ledger received it), plus `status`
+    (accepted or late, SPEC 2.6) and `cancelled` (SPEC 2.4)."""
+    return {
+        "object": "billing.meter_event",
+        "created": e.received,
+        "event_name": e.event_name,
+        "identifier": e.identifier,
+        "livemode": False,
+        "payload": e.payload,
+        "timestamp": e.timestamp,
+        "status": e.status,
+        "cancelled": e.cancelled,
+    }
+
+
+EVENT_COLUMNS = [
+    Column("identifier", lambda r: r["identifier"]),
+    Column("event_name", lambda r: r["event_name"]),
+    Column("payload", lambda r: r["payload"]),
+    Column("timestamp", lambda r: format_time(r["timestamp"])),
+    Column("status", lambda r: r["status"]),
+    Column("cancelled", lambda r: r["cancelled"]),
+    Column("created", lambda r: format_time(r["created"])),
+]
+
+
+@event_app.command("send")
+def event_send(
+    ctx: typer.Context,
+    event_name: Annotated[str, typer.Option(help="The meter's event name.")],
+    payload: Annotated[
+        list[str] | None, typer.Option("--payload", help="KEY=VALUE, repeatable.")
+    ] = None,
+    customer: Annotated[
+        str | None, typer.Option(help="Short form: the customer (fills the meter's key).")
+    ] = None,
+    value: Annotated[str | None, typer.Option(help="Short form: the value (decimal).")] = None,
+    identifier: Annotated[
+        str | None, typer.Option(help="Idempotency key (generated when omitted).")
+    ] = None,
+    timestamp: Annotated[
+        str | None, typer.Option(help="When it happened: Unix seconds or ISO 8601 [now].")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record one usage event (Stripe's meter event); re-sending it is a no-op."""
+    sent = api.send_event(
+        context(ctx),
+        event_name=event_name,
+        payload=payload,
+        customer=customer,
+        value=value,
+        identifier=identifier,
+        timestamp=timestamp,
+    )
+    event = sent.event
+    if sent.duplicate:
+        note(f"duplicate: event {event.identifier} was already recorded; nothing changed")
+    elif event.status == "late":
+        note(
+            f"late: {format_time(event.timestamp)} lies in a period a finalized invoice already "
+            "billed; it counts in no invoice until `billing event late --resolve next-invoice`"
+        )
+    render_one(event_dict(event), as_json=as_json, title="meter event")
+
+
+# -- import --------------------------------------------------------------------------------
+
+
+def _format(source: str, fmt: str | None) -> str:
+    if fmt is not None:
+        if fmt not in _EXTENSIONS.values():
+            raise UsageError(f"--format {fmt!r} is not csv or jsonl")
+        return fmt
+    if source == "-":
+        raise UsageError("--format is required when reading stdin", hint="add --format csv")
+    found = _EXTENSIONS.get(Path(source).suffix.lower())
+    if found is None:
+        raise UsageError(
+            f"cannot tell the format of {source!r} from its extension",
+            hint="name it .csv, .jsonl or .ndjson, or pass --format csv|jsonl",
+        )
+    return found
+
+
+def _open_input(source: str, stack: ExitStack) -> BinaryIO:
+    if source == "-":
+        return sys.stdin.buffer
+    try:
+        return stack.enter_context(open(source, "rb"))  # noqa: SIM115
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot read {source}: {exc.strerror or exc}", hint="check the path to the file"
+        ) from None
+
+
+class _RejectFile:
+    """Writes rejects in the input's format plus `_line` and `_error` (and `_raw` for a row
+    that could not be parsed), so the file can be fixed and imported as it is."""
+
+    def __init__(self, out: IO[str], fmt: str) -> None:
+        self.out = out
+        self.fmt = fmt
+        self.csv: Any = None
+        self.columns: list[str] = []
+
+    def write(self, r: RejectedRow) -> None:
+        error = f"{r.code}: {r.message}"
+        if self.fmt == "jsonl":
+            self.out.write(_jsonl_reject(r, error) + "\n")
+            return
+        if self.csv is None:
+            self.csv = csv.writer(self.out, lineterminator="\n")
+            self.columns = [c for c in r.header or [] if c not in BOOKKEEPING]
+            self.csv.writerow([*self.columns, "_line", "_error", "_raw"])
+        fields = r.raw.fields or {}
+        raw = "" if r.raw.fields is not None else (r.raw.raw or "")
+        self.csv.writerow([*(fields.get(c, "") for c in self.columns), r.line, error, raw])
+
+
+def _jsonl_reject(r: RejectedRow, error: str) -> str:
+    extra = {"_line": r.line, "_error": error}
+    fields, text = r.raw.fields, (r.raw.raw or "").strip()
+    if fields is None:
+        return json.dumps({"_raw": r.raw.raw or "", **extra}, ensure_ascii=False)
+    tail = json.dumps(extra, ensure_ascii=False)[1:]
+    if text.endswith("}") and not any(k in fields for k in BOOKKEEPING):
+        # Splice into the original text so numbers keep their literal form.
+        body = text[:-1].rstrip()
+        return body + ("," if fields else "") + tail
+    clean = {k: v for k, v in fields.items() if k not in BOOKKEEPING}
+    return json.dumps({**clean, **extra}, ensure_ascii=False)
+
+
+def _summary_line(s: ImportSummary, dry_run: bool) -> str:
+    line = (
+        f"read {s.read}, accepted {s.accepted}, duplicates {s.duplicates}, "
+        f"rejected {s.rejected}, late {s.late}, derived identifiers {s.derived_identifiers}"
+    )
+    return line + (" (dry run: nothing was written)" if dry_run else "")
+
+
+@event_app.command("import")
+def event_import(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(metavar="SOURCE", help="A CSV/JSONL file, or -.")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv or jsonl [from the extension].")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Validate everything, write nothing.")] = False,
+    reject_file: Annotated[
+        Path | None, typer.Option(help="Write rejected rows here, fixable and re-importable.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Bulk-import events (SPEC 2.5); exit 7 when rows were rejected (the rest is kept)."""
+    fmt = _format(source, fmt)
+    listed = 0
+
+    def report(r: RejectedRow) -> None:
+        nonlocal listed
+        if rejects is not None:
+            rejects.write(r)
+        listed += 1
+        if listed <= MAX_LISTED_REJECTS:
+            sys.stderr.write(f"line {r.line}: {r.identifier or '-'} {r.code}: {r.message}\n")
+
+    with ExitStack() as stack:
+        stream = _open_input(source, stack)
+        rejects = None
+        if reject_file is not None:
+            try:
+                out = stack.enter_context(open(reject_file, "w", encoding="utf-8", newline=""))
+            except OSError as exc:
+                raise InvalidInput(f"cannot write --reject-file {reject_file}: {exc.strerror}")
+            rejects = _RejectFile(out, fmt)
+        progress = stack.enter_context(_Progress(stream))
+        summary = importer.import_events(
+            context(ctx), stream, fmt, dry_run=dry_run, on_reject=report, on_progress=progress
+        )
+    if listed > MAX_LISTED_REJECTS:
+        where = f"all are in {reject_file}" if reject_file else "--reject-file PATH lists all"
+        sys.stderr.write(f"… and {listed - MAX_LISTED_REJECTS} more ({where})\n")
+    sys.stderr.write(_summary_line(summary, dry_run) + "\n")
+    if as_json:
+        sys.stdout.write(json.dumps(summary.as_dict()) + "\n")
+    if summary.rejected:
+        verb = "would be rejected" if dry_run else "were rejected; the accepted rows are kept"
+        raise ImportRejected(
+            f"{summary.rejected} of {summary.read} rows {verb}",
+            hint="fix them (--reject-file writes them re-importable) and import again",
+        )
+
+
+class _Progress:
+    """A Rich progress bar on stderr, only when stderr is a terminal (SPEC 2.5)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.bar: Any = None
+
+    def __enter__(self) -> _Progress:
+        if sys.stderr.isatty():
+            from rich.progress import Progress
+
+            total = None
+            if self.stream.seekable():
+                total = Path(self.stream.name).stat().st_size if hasattr(self.stream, "name") else None
+            self.bar = Progress(console=console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("importing", total=total)
+        return self
+
+    def __call__(self, summary: ImportSummary) -> None:
+        if self.bar is not None:
+            done = self.stream.tell() if self.stream.seekable() else summary.read
+            self.bar.update(self.task, completed=done, description=f"{summary.read} rows")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+# -- list, cancel --------------------------------------------------------------------------
+
+
+@event_app.command("list")
+def event_list(
+    ctx: typer.Context,
+    customer: Annotated[str | None, typer.Option(help="Only this customer's events.")] = None,
+    meter: Annotated[str | None, typer.Option(help="Only this meter's (id or event name).")] = None,
+    start: Annotated[str | None, typer.Option(help="timestamp ≥ START.")] = None,
+    end: Annotated[str | None, typer.Option(help="timestamp < END.")] = None,
+    invoice: Annotated[str | None, typer.Option(help="The events an invoice billed.")] = None,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+) -> None:
+    """List events in the order they were received."""
+    check_formats(as_json, as_csv)
+    found = api.list_events(
+        context(ctx), customer=customer, meter=meter, start=start, end=end, invoice=invoice
+    )
+    data = [event_dict(e) for e in found]
+    render_list(data, EVENT_COLUMNS, as_json=as_json, as_csv=as_csv, title="meter events")
+
+
+@event_app.command("cancel")
+def event_cancel(
+    ctx: typer.Context,
+    event_name: Annotated[str, typer.Option(help="The event's event name.")],
+    identifier: Annotated[str, typer.Option(help="The event's identifier.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Cancel an event not yet billed by a finalized invoice (SPEC 2.4)."""
+    done = api.cancel_event(context(ctx), event_name=event_name, identifier=identifier)
+    if done.already:
+        note(f"event {identifier} was already cancelled; nothing changed")
+    render_one(event_dict(done.event), as_json=as_json, title="meter event")
+
+
+# -- meter usage ---------------------------------------------------------------------------
+
+USAGE_COLUMNS = [
+    Column("start_time", lambda r: format_time(r["start_time"])),
+    Column("end_time", lambda r: format_time(r["end_time"])),
+    Column("aggregated_value", lambda r: r["aggregated_value"], right=True),
+    Column("event_count", lambda r: r["event_count"], right=True),
+]
+
+
+@meter_app.command("usage")
+def meter_usage(
+    ctx: typer.Context,
+    meter_id: IdArg,
+    customer: Annotated[str, typer.Option(help="The customer.")],
+    start: Annotated[str, typer.Option(help="Range start (on a minute).")],
+    end: Annotated[str, typer.Option(help="Range end, exclusive (on a minute).")],
+    window: Annotated[str | None, typer.Option(help="Per UTC hour or day.")] = None,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+) -> None:
+    """Aggregated usage of a customer (Stripe's meter event summaries, SPEC 2.7)."""
+    check_formats(as_json, as_csv)
+    summary = api.meter_usage(
+        context(ctx), meter_id, customer=customer, start=start, end=end, window=window
+    )
+    data = [
+        {
+            "object": "billing.meter_event_summary",
+            "aggregated_value": decimal_str(w.aggregate.value),
+            "customer": summary.customer,
+            "end_time": w.end,
+            "event_count": w.aggregate.event_count,
+            "livemode": False,
+            "meter": summary.meter.id,
+            "start_time": w.start,
+        }
+        for w in summary.windows
+    ]
+    title = f"usage of {summary.meter.id} by {summary.customer}"
+    render_list(data, USAGE_COLUMNS, as_json=as_json, as_csv=as_csv, title=title)
