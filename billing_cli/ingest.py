@@ -26,13 +26,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, NamedTuple
 
-from billing_cli.clock import parse_time, to_unix
 from billing_cli.errors import InvalidInput, UsageError
 
 FORMATS = ("csv", "jsonl")
 RESERVED = ("event_name", "identifier", "timestamp")
 BOOKKEEPING = ("_line", "_error", "_raw")
-_NOT_PAYLOAD = frozenset(RESERVED + BOOKKEEPING)
+NOT_PAYLOAD = frozenset(RESERVED + BOOKKEEPING)
 MAX_LINE_BYTES = 1 << 20
 MAX_IDENTIFIER_LENGTH = 100
 
@@ -109,22 +108,55 @@ def _not_utf8(n: int, exc: UnicodeDecodeError) -> str:
 
 class RowStream:
     """Iterator of `RawRow`. `header` holds the CSV column names (read eagerly, so a bad header
-    fails before any row is processed), for writing a reject file in the input's format."""
+    fails before any row is processed), for writing a reject file in the input's format.
+
+    `event_rows.shaped_rows` reads it the import's faster way instead (through `records`): a
+    CSV record that splits cleanly is shaped from its cells, and its cells stand in for the
+    RawRow, which `raw_row` rebuilds only if the row is rejected. A stream is read once."""
 
     def __init__(self, stream: BinaryIO, fmt: str) -> None:
         if fmt not in FORMATS:
             raise UsageError(f"unknown import format {fmt!r}", hint="use --format csv or jsonl")
         self.fmt = fmt
         self.header: list[str] | None = None
-        self._rows = self._csv(stream) if fmt == "csv" else _jsonl_rows(stream)
+        self._stream = stream
+        self._csv_state = self._csv_header(stream) if fmt == "csv" else None
+        self._rows: Iterator[RawRow] | None = None
 
     def __iter__(self) -> Iterator[RawRow]:
+        if self._rows is None:
+            if self.fmt != "csv":
+                self._rows = _jsonl_rows(self._stream)
+            elif self._csv_state is None:
+                self._rows = iter(())
+            else:
+                header = self.header or []
+
+                def clean(line: int, rec: list[str]) -> RawRow:
+                    return RawRow(line, dict(zip(header, rec, strict=True)), None, None)
+
+                self._rows = self.records(clean, _same)
         return self._rows
 
     def __next__(self) -> RawRow:
-        return next(self._rows)
+        return next(iter(self))
 
-    def _csv(self, stream: BinaryIO) -> Iterator[RawRow]:
+    def records(
+        self, clean: Callable[[int, list[str]], Any], broken: Callable[[RawRow], Any]
+    ) -> Iterator[Any]:
+        """CSV only: `clean(line, cells)` for each record that splits into the header's
+        columns, `broken(RawRow)` for each one rejected while reading (see `event_rows`)."""
+        if self._csv_state is None:
+            return iter(())
+        return _csv_body(*self._csv_state, clean, broken)
+
+    def raw_row(self, line: int, source: RawRow | list[str]) -> RawRow:
+        """The RawRow of a row `shaped()` gave as `source` (for reject reports and files)."""
+        if isinstance(source, list):
+            return RawRow(line, dict(zip(self.header or [], source, strict=True)), None, None)
+        return source
+
+    def _csv_header(self, stream: BinaryIO) -> tuple | None:
         bad: dict[int, tuple[str, str]] = {}  # line -> (code, message) within the current record
         buf: list[str] = []  # the current record's physical lines
         reader = csv.reader(_csv_lines(stream, bad, buf), strict=True)
@@ -137,10 +169,14 @@ class RowStream:
                 buf.clear()
                 if rec and (len(rec) > 1 or rec[0].strip()):
                     self.header = _check_header(rec, start)
-                    return _csv_body(reader, self.header, bad, buf, prev)
+                    return (reader, len(self.header), bad, buf, prev)
         except csv.Error as exc:
             raise InvalidInput(f"CSV header (line {prev + 1}) is not valid CSV: {exc}") from None
-        return iter(())
+        return None
+
+
+def _same(raw: RawRow) -> RawRow:
+    return raw
 
 
 def iter_rows(stream: BinaryIO, fmt: str) -> RowStream:
@@ -200,9 +236,16 @@ def _replace_text(lines: list[str]) -> str:
 
 
 def _csv_body(
-    reader: Any, header: list[str], bad: dict[int, tuple[str, str]], buf: list[str], prev: int
-) -> Iterator[RawRow]:
-    ncols = len(header)
+    reader: Any,
+    ncols: int,
+    bad: dict[int, tuple[str, str]],
+    buf: list[str],
+    prev: int,
+    clean: Callable[[int, list[str]], Any],
+    broken: Callable[[RawRow], Any],
+) -> Iterator[Any]:
+    """Records after the header: `clean(line, cells)` for one that splits into the header's
+    columns, `broken(RawRow with its reject)` for one that does not."""
     while True:
         try:
             for rec in reader:
@@ -210,13 +253,13 @@ def _csv_body(
                 if bad:
                     reject = Reject(*bad[min(bad)])
                     bad.clear()
-                    yield RawRow(start, None, reject, _replace_text(buf))
+                    yield broken(RawRow(start, None, reject, _replace_text(buf)))
                 elif len(rec) == ncols:
-                    yield RawRow(start, dict(zip(header, rec, strict=True)), None, None)
+                    yield clean(start, rec)
                 elif rec and (len(rec) > 1 or rec[0].strip()):  # else a blank line
                     message = f"line {start} has {len(rec)} columns, the header has {ncols}"
                     reject = Reject("wrong_column_count", message)
-                    yield RawRow(start, None, reject, _replace_text(buf))
+                    yield broken(RawRow(start, None, reject, _replace_text(buf)))
                 buf.clear()
             return
         except csv.Error as exc:  # the reader resets and goes on with the next line
@@ -225,17 +268,20 @@ def _csv_body(
                 Reject(*bad[min(bad)]) if bad else Reject("invalid_csv", f"line {start}: {exc}")
             )
             bad.clear()
-            yield RawRow(start, None, reject, _replace_text(buf))
+            yield broken(RawRow(start, None, reject, _replace_text(buf)))
             buf.clear()
 
 
-class _Num(str):
-    """A JSON number kept as its literal text (never through float); a str so it prints as one."""
+class JsonNumber(str):
+    """A JSON number kept as its literal text (never through float); a str so it prints as one
+    (`event_rows` accepts it where a payload value or a timestamp is expected)."""
 
     __slots__ = ()
 
 
-_decode_json = json.JSONDecoder(parse_float=_Num, parse_int=_Num, parse_constant=_Num).decode
+_decode_json = json.JSONDecoder(
+    parse_float=JsonNumber, parse_int=JsonNumber, parse_constant=JsonNumber
+).decode
 
 
 def _jsonl_rows(stream: BinaryIO) -> Iterator[RawRow]:
@@ -269,129 +315,3 @@ def _jsonl_rows(stream: BinaryIO) -> Iterator[RawRow]:
             yield RawRow(n, None, reject, text)
             continue
         yield RawRow(n, obj, None, text)
-
-
-# --- rows to events -----------------------------------------------------------------------
-
-# A frozen dataclass's __init__ goes through object.__setattr__ per field; setting the slots
-# directly builds the same object in half the time, once per imported row.
-_new = object.__new__
-_set_name, _set_payload, _set_identifier, _set_timestamp, _set_line = (
-    getattr(EventInput, f).__set__ for f in EventInput.__slots__
-)
-
-
-def _event(
-    name: str, payload: dict[str, str], ident: str | None, ts: int | None, line: int
-) -> EventInput:
-    ev = _new(EventInput)
-    _set_name(ev, name)
-    _set_payload(ev, payload)
-    _set_identifier(ev, ident)
-    _set_timestamp(ev, ts)
-    _set_line(ev, line)
-    return ev
-
-
-def check_identifier(identifier: str) -> Reject | None:
-    """SPEC 2.2's identifier rule, shared by rows and `event send --identifier`."""
-    # isprintable() is False for every whitespace character except the ASCII space.
-    if len(identifier) <= MAX_IDENTIFIER_LENGTH and identifier.isprintable():
-        if " " not in identifier:
-            return None
-    return Reject(
-        "invalid_identifier",
-        f"identifier {show_value(identifier)} must be at most {MAX_IDENTIFIER_LENGTH} printable "
-        "characters without whitespace",
-    )
-
-
-def _parse_timestamp(text: str) -> int | Reject:
-    # Plain Unix seconds of up to 11 digits (before year 5138) are what pipelines send; the
-    # shortcut gives what clock.parse_time would, without building a datetime per row.
-    if len(text) <= 11 and text.isdigit() and text.isascii():
-        return int(text)
-    try:
-        return to_unix(parse_time(text, field="timestamp"))
-    except InvalidInput as exc:
-        return Reject("invalid_timestamp", exc.message)
-
-
-def row_to_event(raw: RawRow, fmt: str) -> EventInput | Reject:
-    """Split a parsed row into the reserved fields and the payload, checking their shape."""
-    if raw.reject is not None:
-        return raw.reject
-    fields = raw.fields
-    if fields is None:
-        return Reject("invalid_json" if fmt == "jsonl" else "invalid_csv", "row has no fields")
-    if fmt != "csv":
-        return _json_event(fields, raw.line, raw.raw)
-    name = fields.get("event_name")
-    if not name:
-        return Reject("missing_event_name", f"line {raw.line}: event_name is empty")
-    identifier = fields.get("identifier") or None
-    if identifier is not None and (bad := check_identifier(identifier)) is not None:
-        return bad
-    timestamp = None
-    if text := fields.get("timestamp"):
-        timestamp = _parse_timestamp(text)
-        if type(timestamp) is not int:
-            return timestamp
-    payload = {k: v for k, v in fields.items() if v and k not in _NOT_PAYLOAD}
-    return _event(name, payload, identifier, timestamp, raw.line)
-
-
-_JSON_TYPES = {bool: "a boolean", type(None): "null", list: "an array", dict: "an object"}
-
-
-def _json_event(obj: dict[str, Any], line: int, raw: str | None) -> EventInput | Reject:
-    name = obj.get("event_name")
-    if name is None or name == "":
-        return Reject("missing_event_name", f"line {line}: event_name is missing")
-    if type(name) is not str:
-        return Reject("invalid_json", f"line {line}: event_name {name!r} is not a string")
-    identifier = obj.get("identifier")
-    if identifier == "":  # like an empty CSV cell: absent
-        identifier = None
-    if identifier is not None:
-        if type(identifier) is not str:
-            return Reject("invalid_identifier", f"identifier {identifier!r} is not a string")
-        if (bad := check_identifier(identifier)) is not None:
-            return bad
-    timestamp = obj.get("timestamp")
-    if timestamp is not None and timestamp != "":
-        if not isinstance(timestamp, str):  # a JSON string or a number's literal text (_Num)
-            kind = _JSON_TYPES.get(type(timestamp), "not a time")
-            return Reject("invalid_timestamp", f"timestamp {timestamp!r} is {kind}")
-        timestamp = _parse_timestamp(str(timestamp))
-        if type(timestamp) is not int:
-            return timestamp
-    else:
-        timestamp = None
-    given = obj.get("payload") or {}  # if absent, SPEC 2.2 names the missing customer key
-    if type(given) is not dict:
-        kind = _JSON_TYPES.get(type(given), "a number or string")
-        return Reject("invalid_payload", f"line {line}: payload is {kind}, not an object")
-    payload: dict[str, str] = {}
-    for key, value in given.items():
-        kind_of = type(value)
-        if kind_of is str:
-            if value:
-                payload[key] = value
-        elif kind_of is _Num:
-            payload[key] = str(value)
-        else:
-            kind = _JSON_TYPES.get(kind_of, kind_of.__name__)
-            message = (
-                f"payload value {show_value(key)} is {kind}; values must be strings or numbers"
-            )
-            return Reject("invalid_payload", message)
-    if raw is None or "\\u" in raw:  # only escapes can produce an unpaired surrogate
-        for text in (name, identifier or "", *payload, *payload.values()):
-            try:
-                text.encode()
-            except UnicodeEncodeError:
-                return Reject(
-                    "invalid_json", f"line {line}: {show_value(text)} is not valid Unicode"
-                )
-    return _event(name, payload, identifier, timestamp, line)

@@ -16,7 +16,14 @@ from billing_cli.invoicing import Invoice, Line
 from billing_cli.models import Customer
 from billing_cli.money import decimal_str
 
-__all__ = ["explain_text", "invoice_dict", "invoice_hash", "line_dict"]
+__all__ = [
+    "explain_text",
+    "header_hash",
+    "invoice_dict",
+    "invoice_hash",
+    "line_dict",
+    "line_hashes",
+]
 
 
 def explain_text(explain: Mapping[str, Any]) -> str:
@@ -103,10 +110,9 @@ def invoice_dict(inv: Invoice, customer: Customer | None = None) -> dict[str, An
     }
 
 
-def invoice_hash(inv: Invoice) -> str:
-    """sha256 of the frozen content of a finalized invoice (status changes excluded), so that
-    `ledger check` notices an edit made behind the program's back."""
-    values: list[object] = [
+def _header_values(inv: Invoice) -> list[object]:
+    """The frozen header fields of a finalized invoice (its status and status dates aside)."""
+    return [
         inv.id,
         inv.number,
         inv.customer,
@@ -122,22 +128,39 @@ def invoice_hash(inv: Invoice) -> str:
         inv.amount_due,
         inv.finalized_at,
     ]
-    for line in inv.lines:
-        values.append(
-            [
-                line.id,
-                line.type,
-                line.subscription_item,
-                line.price,
-                line.meter,
-                line.description,
-                line.period_start,
-                line.period_end,
-                decimal_str(line.quantity_decimal),
-                _dstr(line.unit_amount_decimal),
-                line.amount,
-                line.proration,
-                explain_text(line.explain),
-            ]
-        )
-    return link(GENESIS, values)
+
+
+def _line_values(line: Line) -> list[object]:
+    return [
+        line.id,
+        line.type,
+        line.subscription_item,
+        line.price,
+        line.meter,
+        line.description,
+        line.period_start,
+        line.period_end,
+        decimal_str(line.quantity_decimal),
+        _dstr(line.unit_amount_decimal),
+        line.amount,
+        line.proration,
+        explain_text(line.explain),
+    ]
+
+
+def invoice_hash(inv: Invoice) -> str:
+    """sha256 of the frozen content of a finalized invoice (status changes excluded), so that
+    `ledger check` notices an edit made behind the program's back."""
+    return link(GENESIS, [*_header_values(inv), *(_line_values(line) for line in inv.lines)])
+
+
+def header_hash(inv: Invoice) -> str:
+    """sha256 of the frozen header alone: the invoice chain keeps it apart from the lines' so
+    that `ledger check` can name the very row that was edited."""
+    return link(GENESIS, _header_values(inv))
+
+
+def line_hashes(inv: Invoice) -> str:
+    """`[[line id, sha256 of the line], …]` in position order, as canonical JSON text."""
+    pairs = [[line.id, link(GENESIS, _line_values(line))] for line in inv.lines]
+    return json.dumps(pairs, separators=(",", ":"))

@@ -128,10 +128,20 @@ def test_identical_rows_without_identifiers_are_counted_not_merged(alpaca: Billi
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_stdin_in_both_formats(alpaca: Billing, fmt: str) -> None:
     if fmt == "csv":
-        data = f"event_name,identifier,timestamp,stripe_customer_id,value\napi_tokens,s1,{TS},cus_alpaca,2\n"
+        data = "event_name,identifier,timestamp,stripe_customer_id,value\n"
+        data += f"api_tokens,s1,{TS},cus_alpaca,2\n"
     else:
-        data = json.dumps({"event_name": "api_tokens", "identifier": "s1", "timestamp": TS,
-                           "payload": {"stripe_customer_id": "cus_alpaca", "value": 2}}) + "\n"
+        data = (
+            json.dumps(
+                {
+                    "event_name": "api_tokens",
+                    "identifier": "s1",
+                    "timestamp": TS,
+                    "payload": {"stripe_customer_id": "cus_alpaca", "value": 2},
+                }
+            )
+            + "\n"
+        )
     result = run_import(alpaca, "-", "--format", fmt, "--json", input=data.encode())
     assert summary_of(result)["accepted"] == 1, result.stderr
     assert stored(alpaca.db)["s1"] == (TS, "2", "accepted")
@@ -152,14 +162,12 @@ def test_format_and_source_errors(alpaca: Billing, tmp_path: Path) -> None:
 
 def test_json_numbers_keep_their_literal_text(alpaca: Billing, tmp_path: Path) -> None:
     src = tmp_path / "n.jsonl"
-    src.write_text(
-        '{"event_name":"api_tokens","identifier":"n1","timestamp":%d,'
-        '"payload":{"stripe_customer_id":"cus_alpaca","value":0.1}}\n'
-        '{"event_name":"api_tokens","identifier":"n2","timestamp":%d,'
-        '"payload":{"stripe_customer_id":"cus_alpaca","value":1E3}}\n'
-        '{"event_name":"api_tokens","identifier":"n3","timestamp":%d,'
-        '"payload":{"stripe_customer_id":"cus_alpaca","value":12345678901234567}}\n' % (TS, TS, TS)
-    )
+    numbers = [("n1", "0.1"), ("n2", "1E3"), ("n3", "12345678901234567")]
+    src.write_text("".join(
+        f'{{"event_name":"api_tokens","identifier":"{ident}","timestamp":{TS},'
+        f'"payload":{{"stripe_customer_id":"cus_alpaca","value":{number}}}}}\n'
+        for ident, number in numbers
+    ))  # fmt: skip
     result = run_import(alpaca, str(src), "--json")
     assert result.exit_code == 7
     assert stored(alpaca.db)["n1"][1] == "0.1"
@@ -279,8 +287,10 @@ def test_late_rows_are_counted(alpaca: Billing, tmp_path: Path) -> None:
         conn.execute("UPDATE invoices SET status = 'open', finalized_at = 0 WHERE id = 'in_1'")
     conn.close()
     src = tmp_path / "e.csv"
-    src.write_text(f"event_name,timestamp,stripe_customer_id,value\n"
-                   f"api_tokens,{TS},cus_alpaca,1\napi_tokens,{TS + 100},cus_alpaca,1\n")  # fmt: skip
+    src.write_text(
+        f"event_name,timestamp,stripe_customer_id,value\n"
+        f"api_tokens,{TS},cus_alpaca,1\napi_tokens,{TS + 100},cus_alpaca,1\n"
+    )
     result = run_import(alpaca, str(src), "--json")
     assert summary_of(result) == {"read": 2, "accepted": 2, "duplicates": 0, "rejected": 0,
                                   "late": 1, "derived_identifiers": 2}  # fmt: skip
@@ -317,7 +327,9 @@ values = st.one_of(
                      "1234567890123456", "0.30000000000000004"]),
     st.text(max_size=6),
 )  # fmt: skip
-cells = st.one_of(st.sampled_from(["api_tokens", "cus_a", "cus_b", "", str(TS)]), st.text(max_size=8))
+cells = st.one_of(
+    st.sampled_from(["api_tokens", "cus_a", "cus_b", "", str(TS)]), st.text(max_size=8)
+)
 json_scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(10**20), 10**20), st.text(max_size=6), values
 )

@@ -130,7 +130,7 @@ def test_two_overlapping_imports_at_once_lose_nothing_and_count_nothing_twice(
         for src in (first, second)
     ]  # fmt: skip
     outputs = [p.communicate() for p in procs]
-    for proc, (out, err) in zip(procs, outputs, strict=True):
+    for proc, (_, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
     summaries = [json.loads(out) for out, _ in outputs]
     assert sum(s["accepted"] for s in summaries) == 45_000

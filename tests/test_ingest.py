@@ -12,15 +12,14 @@ from hypothesis import strategies as st
 
 from billing_cli.clock import parse_time, to_unix
 from billing_cli.errors import InvalidInput
+from billing_cli.event_rows import _parse_timestamp, row_to_event, shaped_rows
 from billing_cli.ingest import (
     MAX_LINE_BYTES,
     REASON_CODES,
     EventInput,
     RawRow,
     Reject,
-    _parse_timestamp,
     iter_rows,
-    row_to_event,
 )
 from billing_cli.models import Meter
 from billing_cli.validation import (
@@ -480,3 +479,39 @@ def test_jsonl_objects_round_trip_through_rows(rows: list[dict]) -> None:
         ev = row_to_event(raw, "jsonl")
         if isinstance(ev, EventInput):
             assert ev.payload == {k: str(v) for k, v in row["payload"].items() if v != ""}
+
+
+# --- the import's fast path agrees with the general one ------------------------------------
+
+HEADERS = [
+    b"event_name,stripe_customer_id,value\n",
+    b"value,identifier,event_name,timestamp,stripe_customer_id,_line,_error\n",
+    b"timestamp,event_name,identifier,x\n",
+]
+CELLS = [b"api", b"cus_1", b"", b"1.5", b"a b", b"1767225600", b"2026-01-01", b"x", b"\xff"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    header=st.sampled_from(HEADERS),
+    fmt=st.sampled_from(["csv", "jsonl"]),
+    records=st.lists(
+        st.one_of(
+            st.lists(st.sampled_from(CELLS), min_size=1, max_size=8).map(b",".join),
+            st.lists(st.sampled_from(CHUNKS), max_size=20).map(b"".join),
+        ),
+        max_size=12,
+    ),
+)
+def test_shaped_rows_equal_iter_rows_then_row_to_event(
+    header: bytes, fmt: str, records: list[bytes]
+) -> None:
+    data = (header if fmt == "csv" else b"") + b"\n".join(records) + b"\n"
+    slow = [(r.line, row_to_event(r, fmt), r) for r in iter_rows(io.BytesIO(data), fmt)]
+    stream = iter_rows(io.BytesIO(data), fmt)
+    fast = [(line, ev, stream.raw_row(line, src)) for line, ev, src in shaped_rows(stream)]
+    assert fast == slow
+
+
+def test_shaped_rows_of_an_empty_csv() -> None:
+    assert list(shaped_rows(iter_rows(io.BytesIO(b""), "csv"))) == []

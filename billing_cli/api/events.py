@@ -15,7 +15,8 @@ from billing_cli.api.catalog import require_customer, require_meter
 from billing_cli.api.context import Context
 from billing_cli.clock import parse_time, to_unix
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
-from billing_cli.ingest import EventInput, Reject, check_identifier
+from billing_cli.event_rows import check_identifier
+from billing_cli.ingest import EventInput, Reject
 from billing_cli.ledger.events import StoredEvent
 from billing_cli.models import Meter
 from billing_cli.validation import Coverage, payload_from_pairs, validate_event
@@ -226,8 +227,8 @@ def meter_usage(
         buckets = led.usage_buckets(found.id, customer, start_ts, end_ts, received_by=ctx.now_ts)
     formula, meter_window = found.formula, found.event_time_window
     if window is None:
-        total = aggregate(formula, meter_window, buckets)
-        return UsageSummary(found, customer, start_ts, end_ts, [UsageWindow(start_ts, end_ts, total)])
+        whole = UsageWindow(start_ts, end_ts, aggregate(formula, meter_window, buckets))
+        return UsageSummary(found, customer, start_ts, end_ts, [whole])
     size = HOUR if window == "hour" else DAY
     windows = [
         UsageWindow(max(at, start_ts), min(at + size, end_ts), agg)

@@ -1,24 +1,30 @@
 """`ledger check` (SPEC 6): recompute every finalized invoice and test the ledger's invariants.
 
-Finalized invoices are recomputed from the raw events (not the hourly roll-ups, which the
-events store verifies against the raw events separately) and the pinned prices, with the same
-`invoicing.compose` that produced them, as of their finalization. Also checked: totals and
-balances, the invoice hashes, gapless numbering, each customer's balance, dangling references.
+First the tamper evidence: the three hash chains (meter events, their adjustments, the invoice
+chain) are walked and the first row that does not match is named by table and key; every
+finalized invoice, each of its lines and its status are compared with what the invoice chain
+recorded when they happened. Then finalized invoices are recomputed from the raw events (not
+the hourly roll-ups, which the events store verifies against the raw events separately) and the
+pinned prices, with the same `invoicing.compose` that produced them, as of their finalization.
+Also checked: totals and balances, gapless numbering, each customer's balance, dangling
+references.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from billing_cli import invoicing
+from billing_cli import chain, invoicing
 from billing_cli.aggregation import Aggregate
 from billing_cli.api.compose import base_usage, catalog_for, late_line
 from billing_cli.api.context import Context
-from billing_cli.invoice_json import invoice_hash
+from billing_cli.invoice_json import header_hash, invoice_hash, line_hashes
 from billing_cli.invoicing import Invoice, Line
 from billing_cli.ledger import Ledger
-from billing_cli.ledger.invoices import StoredLine, number_seq
+from billing_cli.ledger.invoices import STATUS_DATES, ChainEntry, StoredLine, number_seq
+from billing_cli.ledger.maintenance import CHAIN_TABLES
 from billing_cli.models import Meter
 
 
@@ -33,6 +39,7 @@ class CheckReport:
     invoices: int = 0
     lines: int = 0
     problems: list[Problem] = field(default_factory=list)
+    chains: dict[str, dict[str, object]] = field(default_factory=dict)  # table -> seq, hash
 
     @property
     def ok(self) -> bool:
@@ -161,15 +168,164 @@ def _check_customers(led: Ledger, invoices: list[Invoice]) -> list[Problem]:
     return found
 
 
+# -- the hash chains ----------------------------------------------------------------------------
+
+_NEXT = {"open": ("paid", "void", "uncollectible"), "uncollectible": ("paid", "void")}  # SPEC 4.5
+_STATUS_FIELDS = ("status", "finalized_at", *STATUS_DATES.values(), "amount_paid")
+
+
+@dataclass
+class _Recorded:
+    """An invoice as the invoice chain says it must be now."""
+
+    opened: ChainEntry
+    fields: dict[str, object]
+
+
+def _check_event_chains(led: Ledger) -> list[Problem]:
+    found = []
+    for table in CHAIN_TABLES:
+        missing = led.first_missing_seq(table)
+        if missing is not None:
+            found.append(
+                Problem("ledger", f"{table} seq {missing} is missing (deleted outside billing)")
+            )
+    finding = led.verify_event_chain()
+    if finding is not None:
+        found.append(Problem("ledger", finding))
+    return found
+
+
+def _replay(entries: list[ChainEntry]) -> tuple[dict[str, _Recorded], list[Problem]]:
+    """Walk the invoice chain: the first row whose hash does not link is named; the rows give
+    each invoice's recorded finalization, status, dates and amount paid."""
+    found: list[Problem] = []
+    recorded: dict[str, _Recorded] = {}
+    previous, linked = chain.GENESIS, True
+    for e in entries:
+        expected = chain.link(previous, e.values)
+        if linked and e.hash != expected:
+            found.append(
+                Problem(
+                    "ledger",
+                    f"invoice_chain seq {e.seq} ({e.invoice}, {e.status}): hash does not match"
+                    " the chain (the row or one before it was edited, inserted or deleted)",
+                )
+            )
+            linked = False
+        previous = expected
+        state = recorded.get(e.invoice)
+        if e.status == "open" and state is None:
+            fields: dict[str, object] = dict.fromkeys(_STATUS_FIELDS)
+            fields.update(status="open", finalized_at=e.at, amount_paid=0)
+            recorded[e.invoice] = _Recorded(e, fields)
+            continue
+        if state is None or e.status not in _NEXT.get(str(state.fields["status"]), ()):
+            was = "not finalized" if state is None else state.fields["status"]
+            found.append(
+                Problem(
+                    e.invoice,
+                    f"invoice_chain seq {e.seq}: {e.invoice} cannot become {e.status} (it was"
+                    f" {was}; SPEC 4.5)",
+                )
+            )
+            continue
+        state.fields["status"] = e.status
+        state.fields[STATUS_DATES[e.status]] = e.at
+        if e.status == "paid":
+            state.fields["amount_paid"] = e.amount_paid
+    return recorded, found
+
+
+def _check_recorded(inv: Invoice, rec: _Recorded) -> list[Problem]:
+    """One invoice against its chain rows: header, each line, status and dates."""
+    name = inv.number or inv.id or "?"
+    seq = rec.opened.seq
+    found: list[Problem] = []
+    if header_hash(inv) != rec.opened.header_hash:
+        found.append(
+            Problem(
+                name,
+                f"invoices {inv.id}: its amounts, dates or other fields are not those recorded"
+                f" at finalization (invoice_chain seq {seq}): edited outside billing",
+            )
+        )
+    want = [tuple(pair) for pair in json.loads(rec.opened.line_hashes or "[]")]
+    have = [tuple(pair) for pair in json.loads(line_hashes(inv))]
+    want_ids = {i for i, _ in want}
+    have_by_id = dict(have)
+    for position, (line_id, digest) in enumerate(want, start=1):
+        if line_id not in have_by_id:
+            found.append(
+                Problem(name, f"invoice_lines {line_id} (line {position}) is missing: deleted")
+            )
+        elif have_by_id[line_id] != digest:
+            found.append(
+                Problem(
+                    name,
+                    f"invoice_lines {line_id} (line {position}): not the line recorded at"
+                    f" finalization (invoice_chain seq {seq}): edited outside billing",
+                )
+            )
+    for line_id, _ in have:
+        if line_id not in want_ids:
+            found.append(
+                Problem(name, f"invoice_lines {line_id}: not part of {name} at finalization")
+            )
+    if not found and [i for i, _ in have] != [i for i, _ in want]:
+        found.append(Problem(name, f"invoice_lines of {inv.id}: reordered after finalization"))
+    actual = {f: getattr(inv, f) for f in _STATUS_FIELDS}
+    moved = [f for f in _STATUS_FIELDS if actual[f] != rec.fields[f]]
+    if moved:
+        detail = ", ".join(f"{f} {actual[f]} (recorded: {rec.fields[f]})" for f in moved)
+        found.append(
+            Problem(
+                name,
+                f"invoices {inv.id}: {detail}: changed outside billing, not by a transition",
+            )
+        )
+    return found
+
+
+def _check_invoice_chain(led: Ledger, finalized: list[Invoice]) -> list[Problem]:
+    recorded, found = _replay(led.invoice_chain())
+    by_id = {inv.id: inv for inv in finalized}
+    for invoice_id, rec in recorded.items():
+        inv = by_id.get(invoice_id) or led.get_invoice(invoice_id)
+        if inv is None or inv.id != invoice_id:
+            found.append(
+                Problem(
+                    invoice_id,
+                    f"invoices {invoice_id} is missing (invoice_chain seq {rec.opened.seq}"
+                    " records its finalization): deleted outside billing",
+                )
+            )
+            continue
+        found += _check_recorded(inv, rec)
+    for inv in finalized:
+        if inv.id not in recorded:
+            found.append(
+                Problem(
+                    inv.number or inv.id or "?",
+                    f"invoices {inv.id}: {inv.status}, but the invoice chain has no finalization"
+                    " of it: finalized outside billing",
+                )
+            )
+    return found
+
+
 def check_ledger(ctx: Context) -> CheckReport:
     """Every finding is a `Problem`; the CLI exits 6 when there is any."""
     report = CheckReport()
     with ctx.ledger(write=False) as led, led.read():
-        report.problems += [Problem("ledger", p) for p in led.integrity_problems()]
-        for finding in (led.verify_event_chain(), led.verify_rollups()):
-            if finding is not None:
-                report.problems.append(Problem("ledger", finding))
         invoices = led.finalized_invoices()
+        report.chains = led.chain_heads()
+        report.problems += _check_event_chains(led)
+        report.problems += _check_invoice_chain(led, invoices)
+        report.problems += [Problem("ledger", p) for p in led.integrity_problems()]
+        rollups = led.verify_rollups()
+        if rollups is not None:
+            report.problems.append(Problem("ledger", rollups))
         history: dict[str, list[StoredLine]] = defaultdict(list)
         for inv in invoices:
             name = inv.number or inv.id or "?"

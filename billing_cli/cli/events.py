@@ -217,7 +217,8 @@ def event_import(
             try:
                 out = stack.enter_context(open(reject_file, "w", encoding="utf-8", newline=""))
             except OSError as exc:
-                raise InvalidInput(f"cannot write --reject-file {reject_file}: {exc.strerror}")
+                message = f"cannot write --reject-file {reject_file}: {exc.strerror}"
+                raise InvalidInput(message) from None
             rejects = _RejectFile(out, fmt)
         progress = stack.enter_context(_Progress(stream))
         summary = importer.import_events(
@@ -249,8 +250,9 @@ class _Progress:
             from rich.progress import Progress
 
             total = None
-            if self.stream.seekable():
-                total = Path(self.stream.name).stat().st_size if hasattr(self.stream, "name") else None
+            name = getattr(self.stream, "name", None)
+            if self.stream.seekable() and isinstance(name, str):
+                total = Path(name).stat().st_size
             self.bar = Progress(console=console(stderr=True), transient=True)
             self.bar.start()
             self.task = self.bar.add_task("importing", total=total)

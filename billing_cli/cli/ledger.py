@@ -15,8 +15,9 @@ ledger_app = typer.Typer(no_args_is_help=True, help="The ledger file: check it, 
 
 @ledger_app.command("check")
 def ledger_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Recompute every finalized invoice from events and prices; check numbering, balances,
-    hashes and references. Exit 0 when everything holds, 6 otherwise."""
+    """Walk the hash chains (events, adjustments, invoices), recompute every finalized invoice
+    from events and prices; check numbering, balances and references. Exit 0 when everything
+    holds, 6 otherwise (the first row that does not match is named)."""
     from billing_cli.api.ledger_check import check_ledger
     from billing_cli.errors import LedgerError
 
@@ -29,6 +30,7 @@ def ledger_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 "ok": report.ok,
                 "invoices_checked": report.invoices,
                 "lines_checked": report.lines,
+                "chains": report.chains,
                 "problems": problems,
             }
         )
@@ -41,12 +43,15 @@ def ledger_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
     else:
         typer.echo(
             f"ledger check: ok ({report.invoices} finalized invoice(s), {report.lines} line(s) "
-            "recomputed from events and prices; event chain and roll-ups verified)"
+            "recomputed from events and prices; event, adjustment and invoice chains and "
+            "roll-ups verified)"
         )
     if problems:
+        first = report.problems[0]
         raise LedgerError(
-            f"ledger check found {len(problems)} problem(s)",
-            hint="restore from a backup, or investigate the invoices named above",
+            f"ledger check found {len(problems)} problem(s); the first: {first.subject}: "
+            f"{first.message}",
+            hint="restore from a backup, or investigate the rows named above",
         )
 
 

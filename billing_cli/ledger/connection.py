@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from billing_cli.errors import Conflict, LedgerError, NotFound
+from billing_cli.ledger.invoices import backfill_invoice_chain
 from billing_cli.ledger.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -190,6 +191,11 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
         )
 
 
+# Steps a migration needs beyond SQL (hashing), run right after its statements in the same
+# transaction: the schema version reached -> a function of the connection.
+BACKFILLS: dict[int, Callable[[sqlite3.Connection], None]] = {4: backfill_invoice_chain}
+
+
 def _migrate(conn: sqlite3.Connection) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -197,6 +203,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
         for number in range(version, SCHEMA_VERSION):
             for statement in _split(MIGRATIONS[number]):
                 conn.execute(statement)
+            backfill = BACKFILLS.get(number + 1)
+            if backfill is not None:
+                backfill(conn)
             conn.execute(f"PRAGMA user_version = {number + 1}")
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.execute("COMMIT")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from billing_cli import chain
-from billing_cli.invoice_json import explain_text
+from billing_cli.invoice_json import explain_text, header_hash, line_hashes
 from billing_cli.invoicing import Invoice, Line, Target
 
 _INVOICE_COLUMNS = (
@@ -28,6 +28,12 @@ _NOT_CANCELLED = (
     " WHERE c.identifier = e.identifier AND c.type = 'cancel')"
 )
 _ZERO = Decimal(0)
+# The date column each status after `open` sets (SPEC 4.5), recorded in the invoice chain.
+STATUS_DATES = {
+    "paid": "paid_at",
+    "void": "voided_at",
+    "uncollectible": "marked_uncollectible_at",
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,25 @@ class LateEvent:
     received: int
     resolved_invoice: str | None
     resolved_at: int | None
+
+
+@dataclass(frozen=True)
+class ChainEntry:
+    """One row of the invoice chain: the invoice entered `status` at `at` (migration 4)."""
+
+    seq: int
+    invoice: str
+    status: str  # open (finalized) | paid | void | uncollectible
+    at: int
+    amount_paid: int | None  # paid only
+    header_hash: str | None  # open only
+    line_hashes: str | None  # open only: JSON [[line id, hash], …] in position order
+    hash: str
+
+    @property
+    def values(self) -> tuple[object, ...]:
+        """The fields the row's hash covers, in `chain.INVOICE_CHAIN_FIELDS` order."""
+        return tuple(getattr(self, name) for name in chain.INVOICE_CHAIN_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -189,7 +214,8 @@ class InvoiceStore:
         self._insert_lines(inv)
 
     def mark_finalized(self, inv: Invoice) -> None:
-        """Draft → open with its number, balances and hash (the lines were written already)."""
+        """Draft → open with its number, balances and hash (the lines were written already),
+        entered into the invoice chain with the content hashes of its header and lines."""
         cursor = self.conn.execute(
             "UPDATE invoices SET status = 'open', number = ?, finalized_at = ?,"
             " starting_balance = ?, ending_balance = ?, amount_due = ?, hash = ?"
@@ -206,6 +232,34 @@ class InvoiceStore:
         )
         if cursor.rowcount != 1:
             raise RuntimeError(f"invoice {inv.id} is not a draft")
+        assert inv.id is not None and inv.finalized_at is not None
+        self._append_chain(
+            inv.id, "open", inv.finalized_at, header=header_hash(inv), lines=line_hashes(inv)
+        )
+
+    def _append_chain(
+        self,
+        invoice_id: str,
+        status: str,
+        at: int,
+        *,
+        amount_paid: int | None = None,
+        header: str | None = None,
+        lines: str | None = None,
+    ) -> None:
+        """Link one row into the invoice chain (inside the caller's write transaction, so the
+        previous row cannot move under it)."""
+        last = self.conn.execute(
+            "SELECT seq, hash FROM invoice_chain ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        seq = 1 if last is None else last[0] + 1
+        previous = chain.GENESIS if last is None else last[1]
+        values = (seq, invoice_id, status, at, amount_paid, header, lines)
+        self.conn.execute(
+            "INSERT INTO invoice_chain (seq, invoice, status, at, amount_paid, header_hash,"
+            " line_hashes, hash) VALUES (?,?,?,?,?,?,?,?)",
+            (*values, chain.link(previous, values)),
+        )
 
     def take_invoice_number(self, customer: str) -> str:
         """`PREFIX-NNNN` from the customer's sequence, which moves on: gapless inside the
@@ -226,7 +280,9 @@ class InvoiceStore:
     def set_invoice_status(
         self, invoice_id: str, expected: str, status: str, **fields: int
     ) -> None:
-        """A lifecycle transition; the WHERE on the old status makes a lost race a no-op error."""
+        """A lifecycle transition, recorded in the invoice chain; `fields` holds the status's
+        date (`STATUS_DATES`) and, for paid, `amount_paid`. The WHERE on the old status makes a
+        lost race a no-op error."""
         sets = "".join(f", {name} = ?" for name in fields)
         cursor = self.conn.execute(
             f"UPDATE invoices SET status = ?{sets} WHERE id = ? AND status = ?",
@@ -234,6 +290,9 @@ class InvoiceStore:
         )
         if cursor.rowcount != 1:
             raise RuntimeError(f"invoice {invoice_id} changed status concurrently")
+        self._append_chain(
+            invoice_id, status, fields[STATUS_DATES[status]], amount_paid=fields.get("amount_paid")
+        )
 
     def delete_draft(self, invoice_id: str) -> None:
         self.conn.execute(
@@ -289,6 +348,14 @@ class InvoiceStore:
         """Every non-draft invoice in finalization order (what `ledger check` walks)."""
         found = self._invoices("WHERE status != 'draft'", (), "finalized_at, customer, number")
         return sorted(found, key=lambda i: (i.finalized_at or 0, number_seq(i.number or "-0")))
+
+    def invoice_chain(self) -> list[ChainEntry]:
+        """The invoice chain in order (what `ledger check` walks)."""
+        rows = self.conn.execute(
+            "SELECT seq, invoice, status, at, amount_paid, header_hash, line_hashes, hash"
+            " FROM invoice_chain ORDER BY seq"
+        )
+        return [ChainEntry(*row) for row in rows]
 
     def invoice_targets(self, subscription: str) -> dict[Target, tuple[str, str]]:
         """Target → (invoice id, status) for every invoice of a subscription."""
@@ -394,3 +461,37 @@ class InvoiceStore:
         )
         out += [f"line {i} of {inv} refers to a missing item {si}" for i, inv, si in orphans]
         return out
+
+
+class _RawInvoiceStore(InvoiceStore):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+
+def backfill_invoice_chain(conn: sqlite3.Connection) -> None:
+    """Migration 4 on a ledger that has finalized invoices already: enter each one into the new
+    invoice chain as it stands (finalization, then its status transitions, in time order).
+    What the chain cannot vouch for is what happened before it existed; the invoices' own
+    content hashes, checked by `ledger check` as before, still cover their content."""
+    factory = conn.row_factory
+    conn.row_factory = sqlite3.Row
+    try:
+        store = _RawInvoiceStore(conn)
+        steps: list[tuple[int, int, int, Invoice, str]] = []
+        for order, inv in enumerate(store.finalized_invoices()):
+            steps.append((inv.finalized_at or 0, 0, order, inv, "open"))
+            for rank, status in enumerate(("uncollectible", "paid", "void"), start=1):
+                at = getattr(inv, STATUS_DATES[status])
+                if at is not None:
+                    steps.append((at, rank, order, inv, status))
+        for at, _, _, inv, status in sorted(steps, key=lambda s: s[:3]):
+            assert inv.id is not None
+            if status == "open":
+                store._append_chain(
+                    inv.id, "open", at, header=header_hash(inv), lines=line_hashes(inv)
+                )
+            else:
+                paid = inv.amount_paid if status == "paid" else None
+                store._append_chain(inv.id, status, at, amount_paid=paid)
+    finally:
+        conn.row_factory = factory

@@ -35,7 +35,11 @@ COUNTED_TABLES = (
     "meter_event_adjustments",
     "invoices",
     "invoice_lines",
+    "invoice_chain",
 )
+# Tables whose rows form a hash chain over `seq`, which the program numbers 1, 2, 3, … with no
+# gap (each writer takes max(seq) + 1 inside its BEGIN IMMEDIATE transaction).
+CHAIN_TABLES = ("meter_events", "meter_event_adjustments", "invoice_chain")
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,35 @@ def _fsync(path: Path, *, directory: bool = False) -> None:
 class MaintenanceStore:
     conn: sqlite3.Connection
     path: Path
+
+    def first_missing_seq(self, table: str) -> int | None:
+        """The first `seq` absent from a chain table below its greatest (a deleted row)."""
+        assert table in CHAIN_TABLES
+        count, first, top = self.conn.execute(
+            f"SELECT count(*), min(seq), max(seq) FROM {table}"
+        ).fetchone()
+        if count == (top or 0):
+            return None
+        if first > 1:
+            return 1
+        row = self.conn.execute(
+            f"SELECT a.seq + 1 FROM {table} a WHERE a.seq < ? AND NOT EXISTS"
+            f" (SELECT 1 FROM {table} b WHERE b.seq = a.seq + 1) ORDER BY a.seq LIMIT 1",
+            (top,),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def chain_heads(self) -> dict[str, dict[str, object]]:
+        """Per chain table: its last `seq` and that row's hash. Written down somewhere else
+        (a cron log), they let a later `ledger check` notice rows cut off the end of a chain,
+        which no hash inside the file can reveal."""
+        heads: dict[str, dict[str, object]] = {}
+        for table in CHAIN_TABLES:
+            row = self.conn.execute(
+                f"SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            heads[table] = {"seq": row[0] if row else 0, "hash": row[1] if row else None}
+        return heads
 
     def backup(self, target: Path) -> BackupCopy:
         """Copy this ledger to `target` (absent or zero bytes) through the online backup API."""

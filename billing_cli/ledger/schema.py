@@ -310,6 +310,41 @@ MIGRATIONS: list[str] = [
     INSERT INTO event_watermark (id, max_received)
         SELECT 1, max(received) FROM meter_events HAVING count(*) > 0;
     """,
+    # 4: the invoice chain (tamper evidence for invoices, SPEC 6). Append-only: one row per
+    # status an invoice enters after its draft (`open` at finalization, then `paid`, `void`,
+    # `uncollectible`), each keeping sha256(previous row's hash + canonical row); the `open` row
+    # holds the content hashes of the invoice's header and of each of its lines. An edit of an
+    # invoice, a line or a status behind the program's back then disagrees with the chain,
+    # which `ledger check` walks. Finalized invoices of an older ledger are entered by
+    # `backfill_invoice_chain` (ledger/invoices.py; connection.BACKFILLS runs it) in the same
+    # upgrade transaction.
+    """
+    CREATE TABLE invoice_chain (
+        seq INTEGER PRIMARY KEY,
+        invoice TEXT NOT NULL REFERENCES invoices(id),
+        status TEXT NOT NULL CHECK (status IN ('open', 'paid', 'void', 'uncollectible')),
+        at INTEGER NOT NULL,
+        amount_paid INTEGER,
+        header_hash TEXT,
+        line_hashes TEXT,
+        hash TEXT NOT NULL,
+        UNIQUE (invoice, status)
+    ) STRICT;
+    CREATE TRIGGER invoice_chain_no_update BEFORE UPDATE ON invoice_chain
+    BEGIN
+        SELECT RAISE(
+            ABORT,
+            'billing ledger is append-only: the invoice chain is never updated'
+        );
+    END;
+    CREATE TRIGGER invoice_chain_no_delete BEFORE DELETE ON invoice_chain
+    BEGIN
+        SELECT RAISE(
+            ABORT,
+            'billing ledger is append-only: the invoice chain is never deleted from'
+        );
+    END;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

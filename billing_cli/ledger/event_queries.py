@@ -1,0 +1,266 @@
+"""Queries on meter events: what validation needs per batch, single events, lists, usage.
+
+Split from `ledger.events` (the writes); `EventStore` inherits these. The usage queries are
+what invoices bill from (SPEC 2.7): whole hours from the `usage_hourly` roll-ups, partial edge
+hours from the raw events, so a preview costs O(hours in the period) whatever the number of
+events.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from billing_cli.aggregation import (
+    HOUR,
+    Aggregate,
+    Bucket,
+    EventPoint,
+    aggregate,
+    bucket_from_row,
+    bucket_of,
+    buckets_of,
+)
+from billing_cli.models import Meter
+
+_ZERO = Decimal(0)
+COUNTED = (
+    "e.status = 'accepted' AND NOT EXISTS (SELECT 1 FROM meter_event_adjustments c"
+    " WHERE c.identifier = e.identifier AND c.type = 'cancel')"
+)
+ROLLUP_COLUMNS = "count, sum, last_ts, last_seq, last_value, recv_ts, recv_seq, recv_value"
+EVENT_COLUMNS = "seq, identifier, event_name, meter, customer, timestamp, value, payload, received"
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """A meter event as the ledger holds it; `value` is the value's text (None for count)."""
+
+    seq: int
+    identifier: str
+    event_name: str
+    meter: str
+    customer: str
+    timestamp: int
+    value: str | None
+    payload: dict[str, str]
+    received: int
+    status: str  # accepted | late
+    cancelled: bool
+
+
+def _stored(row: sqlite3.Row | tuple) -> StoredEvent:
+    seq, ident, name, meter, customer, ts, value, payload, received, status, cancelled = row
+    return StoredEvent(
+        seq, ident, name, meter, customer, ts, value, json.loads(payload), received, status,
+        bool(cancelled),
+    )  # fmt: skip
+
+
+_SELECT_EVENTS = (
+    f"SELECT {', '.join('e.' + c for c in EVENT_COLUMNS.split(', '))}, e.status,"
+    " EXISTS (SELECT 1 FROM meter_event_adjustments c"
+    " WHERE c.identifier = e.identifier AND c.type = 'cancel') FROM meter_events e"
+)
+
+
+class EventQueries:
+    conn: sqlite3.Connection
+
+    # -- what validation needs, once per batch ----------------------------------------------
+    def meters_by_event_name(self) -> dict[str, Meter]:
+        return {m.event_name: m for m in self.list_meters()}  # type: ignore[attr-defined]
+
+    def existing_customers(self, ids: Iterable[str]) -> set[str]:
+        """Which of `ids` are customers: one query whatever their number."""
+        wanted = json.dumps(list(ids))
+        rows = self.conn.execute(
+            "SELECT id FROM customers WHERE id IN (SELECT value FROM json_each(?))", (wanted,)
+        )
+        return {r[0] for r in rows}
+
+    def finalized_periods(
+        self, meter: str | None = None, customer: str | None = None
+    ) -> list[tuple[str, str, int, int]]:
+        """(meter, customer, period_start, period_end) of every metered line of a finalized
+        invoice: the periods that make an event late (SPEC 2.6)."""
+        where, params = "", []
+        if meter is not None:
+            where, params = " AND l.meter = ?", [meter]
+        if customer is not None:
+            where, params = where + " AND i.customer = ?", [*params, customer]
+        rows = self.conn.execute(
+            "SELECT l.meter, i.customer, l.period_start, l.period_end FROM invoice_lines l"
+            " JOIN invoices i ON i.id = l.invoice WHERE i.status <> 'draft'"
+            f" AND l.type = 'subscription' AND l.meter IS NOT NULL{where}",
+            params,
+        )
+        return [tuple(r) for r in rows]
+
+    def billing_invoice(self, event: StoredEvent) -> str | None:
+        """The finalized invoice that billed `event`, if any (then it cannot be cancelled):
+        for a counted event, one whose metered line's period holds it; for a late event, one
+        whose late-usage line counts it (SPEC 2.6)."""
+        if event.status == "accepted":
+            row = self.conn.execute(
+                "SELECT i.id FROM invoice_lines l JOIN invoices i ON i.id = l.invoice"
+                " WHERE i.customer = ? AND i.status <> 'draft' AND l.type = 'subscription'"
+                " AND l.meter = ? AND l.period_start <= ? AND ? < l.period_end"
+                " ORDER BY i.finalized_at LIMIT 1",
+                (event.customer, event.meter, event.timestamp, event.timestamp),
+            ).fetchone()
+        else:
+            row = self.conn.execute(
+                "SELECT i.id FROM invoice_lines l JOIN invoices i ON i.id = l.invoice,"
+                " json_each(l.explain, '$.identifiers') j WHERE i.customer = ?"
+                " AND i.status <> 'draft' AND l.type = 'late_usage' AND j.value = ?"
+                " ORDER BY i.finalized_at LIMIT 1",
+                (event.customer, event.identifier),
+            ).fetchone()
+        return None if row is None else row[0]
+
+    # -- reading events ---------------------------------------------------------------------
+    def get_event(self, identifier: str) -> StoredEvent | None:
+        row = self.conn.execute(
+            f"{_SELECT_EVENTS} WHERE e.identifier = ?", (identifier,)
+        ).fetchone()
+        return None if row is None else _stored(row)
+
+    def list_events(
+        self,
+        *,
+        customer: str | None = None,
+        meter: str | None = None,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> Iterator[StoredEvent]:
+        """Events in receipt order, filtered; streamed (a ledger may hold millions)."""
+        clauses, params = [], []
+        for clause, value in (
+            ("e.customer = ?", customer),
+            ("e.meter = ?", meter),
+            ("e.timestamp >= ?", start),
+            ("e.timestamp < ?", end),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        for row in self.conn.execute(f"{_SELECT_EVENTS}{where} ORDER BY e.seq", params):
+            yield _stored(row)
+
+    def invoice_events(self, invoice: str) -> list[StoredEvent] | None:
+        """The events behind an invoice (None when there is no such invoice): per metered line,
+        the counted events of its period received by finalization, plus the late events its
+        late-usage lines count (SPEC 2.6: resolved onto it)."""
+        head = self.conn.execute(
+            "SELECT customer, finalized_at FROM invoices WHERE id = ?", (invoice,)
+        ).fetchone()
+        if head is None:
+            return None
+        customer, finalized_at = head
+        lines = self.conn.execute(
+            "SELECT DISTINCT meter,"  # the usage window (a trial shortens it) or the period
+            " coalesce(json_extract(explain, '$.usage_window.start'), period_start),"
+            " coalesce(json_extract(explain, '$.usage_window.end'), period_end)"
+            " FROM invoice_lines WHERE invoice = ? AND type = 'subscription'"
+            " AND meter IS NOT NULL",
+            (invoice,),
+        ).fetchall()
+        found: dict[int, StoredEvent] = {}
+        received = "" if finalized_at is None else " AND e.received <= ?"
+        for meter, start, end in lines:
+            params = [meter, customer, start, end]
+            if finalized_at is not None:
+                params.append(finalized_at)
+            rows = self.conn.execute(
+                f"{_SELECT_EVENTS} WHERE e.meter = ? AND e.customer = ? AND e.timestamp >= ?"
+                f" AND e.timestamp < ? AND {COUNTED}{received}",
+                params,
+            )
+            found.update((r[0], _stored(r)) for r in rows)
+        late = self.conn.execute(
+            f"{_SELECT_EVENTS} WHERE e.identifier IN (SELECT j.value FROM invoice_lines l,"
+            " json_each(l.explain, '$.identifiers') j WHERE l.invoice = ?"
+            " AND l.type = 'late_usage')",
+            (invoice,),
+        )
+        found.update((r[0], _stored(r)) for r in late)
+        return [found[seq] for seq in sorted(found)]
+
+    # -- usage (SPEC 2.7) -------------------------------------------------------------------
+    def counted_points(
+        self, meter: str, customer: str, start: int, end: int, received_by: int | None = None
+    ) -> list[EventPoint]:
+        """Counted events (accepted, not cancelled) with start <= timestamp < end."""
+        received = "" if received_by is None else " AND e.received <= ?"
+        params = [meter, customer, start, end]
+        if received_by is not None:
+            params.append(received_by)
+        rows = self.conn.execute(
+            "SELECT e.timestamp, e.seq, e.value FROM meter_events e WHERE e.meter = ?"
+            " AND e.customer = ? AND e.timestamp >= ? AND e.timestamp < ?"
+            f" AND {COUNTED}{received}",
+            params,
+        )
+        return [EventPoint(t, s, _ZERO if v is None else Decimal(v)) for t, s, v in rows]
+
+    def max_received(self) -> int | None:
+        row = self.conn.execute("SELECT max_received FROM event_watermark WHERE id = 1")
+        found = row.fetchone()
+        return None if found is None else found[0]
+
+    def usage_buckets(
+        self, meter: str, customer: str, start: int, end: int, *, received_by: int
+    ) -> dict[int, Bucket]:
+        """Hour buckets of the counted events in [start, end) received by `received_by`: whole
+        hours from the roll-ups, partial edge hours from the raw events. When some event was
+        received after `received_by` (only a back-dated --now does that) the roll-ups hold
+        too much, and the raw events are scanned instead."""
+        if start >= end:
+            return {}
+        latest = self.max_received()
+        if latest is not None and latest > received_by:
+            return buckets_of(self.counted_points(meter, customer, start, end, received_by))
+        first = start + (-start) % HOUR
+        last = end - end % HOUR
+        if first >= last:
+            return buckets_of(self.counted_points(meter, customer, start, end))
+        rows = self.conn.execute(
+            f"SELECT hour, {ROLLUP_COLUMNS} FROM usage_hourly"
+            " WHERE meter = ? AND customer = ? AND hour >= ? AND hour < ?",
+            (meter, customer, first, last),
+        )
+        buckets = {r["hour"]: bucket_from_row(r) for r in rows}
+        edges = self.counted_points(meter, customer, start, first)
+        edges += self.counted_points(meter, customer, last, end)
+        buckets.update(buckets_of(edges))
+        return buckets
+
+    def usage(
+        self, meter: Meter, customer: str, start: int, end: int, *, received_by: int
+    ) -> Aggregate:
+        """SPEC 2.7's aggregate for one customer and meter over [start, end); what invoices
+        bill. Reads O(hours in the period) rows whatever the number of events."""
+        buckets = self.usage_buckets(meter.id, customer, start, end, received_by=received_by)
+        return aggregate(meter.formula, meter.event_time_window, buckets)
+
+    # -- integrity (ledger check) -----------------------------------------------------------
+    def verify_rollups(self) -> str | None:
+        """None when every hourly roll-up equals a recomputation from the raw events."""
+        stored = {
+            (r["meter"], r["customer"], r["hour"]): bucket_from_row(r)
+            for r in self.conn.execute("SELECT * FROM usage_hourly")
+        }
+        keys = self.conn.execute(
+            "SELECT DISTINCT e.meter, e.customer, e.timestamp - e.timestamp % 3600"
+            f" FROM meter_events e WHERE {COUNTED}"
+        ).fetchall()
+        for meter, customer, hour in sorted(set(stored) | {tuple(k) for k in keys}):
+            fresh = bucket_of(self.counted_points(meter, customer, hour, hour + HOUR))
+            if stored.get((meter, customer, hour)) != fresh:
+                return f"usage_hourly ({meter}, {customer}, hour {hour}) differs from its events"
+        return None
