@@ -61,7 +61,9 @@ def _missing_command(exc: Any) -> int:
 def _handle(exc: BaseException) -> int:
     if isinstance(exc, BillingError):
         return _fail(exc.message, exc.hint, exc.exit_code)
-    if isinstance(exc, _NoArgsIsHelpError):
+    if isinstance(exc, _NoArgsIsHelpError) or (
+        isinstance(exc, _ClickUsageError) and exc.format_message().startswith("Missing command")
+    ):
         return _missing_command(exc)
     if isinstance(exc, _ClickUsageError):
         cmd = exc.ctx.command_path if exc.ctx else "billing"
@@ -93,7 +95,51 @@ def _handle(exc: BaseException) -> int:
     )
 
 
+# Command groups are imported only when used: `billing invoice upcoming` should not pay for
+# importing and building every other group (start-up time is most of a preview's cost).
+_GROUPS: dict[str, tuple[str, ...]] = {
+    "meter": ("billing_cli.cli.catalog", "meter_app", "billing_cli.cli.events"),
+    "product": ("billing_cli.cli.catalog", "product_app"),
+    "price": ("billing_cli.cli.catalog", "price_app"),
+    "customer": ("billing_cli.cli.customers", "customer_app"),
+    "subscription": ("billing_cli.cli.subscriptions", "subscription_app"),
+    "event": ("billing_cli.cli.events", "event_app", "billing_cli.cli.late_events"),
+    "invoice": ("billing_cli.cli.invoices", "invoice_app"),
+    "ledger": ("billing_cli.cli.ledger", "ledger_app"),
+    "demo": ("billing_cli.cli.demo", "demo_app"),
+}
+_built: dict[str, Any] = {}
+
+
+def _load(name: str) -> Any:
+    """Import a group's module (plus modules that add commands to it) and build it once."""
+    if name not in _built:
+        import importlib
+
+        module, attr, *extra = _GROUPS[name]
+        sub_app = getattr(importlib.import_module(module), attr)
+        sub_app.rich_markup_mode = None  # plain help, like the root's: it pipes and greps well
+        for more in extra:
+            importlib.import_module(more)
+        if sub_app.registered_groups or len(sub_app.registered_commands) != 1:
+            command = typer.main.get_group(sub_app)
+        else:
+            command = typer.main.get_command(sub_app)
+        # A group called without a subcommand is answered by `_missing_command`, not by click
+        # printing the whole help on stdout (which would pollute piped output).
+        command.no_args_is_help = False
+        command.name = name
+        _built[name] = command
+    return _built[name]
+
+
 class BillingGroup(TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(_GROUPS)
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        return _load(name) if name in _GROUPS else None
+
     def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
         extra.pop("standalone_mode", None)
         try:
@@ -103,7 +149,7 @@ class BillingGroup(TyperGroup):
         except SystemExit:
             # click answers a closed stdout (`billing … --csv | head`) with exit 1 after
             # pacifying stdout; the reader chose to stop, which is not a bug: exit 0.
-            if type(sys.stdout).__name__ != "PacifyFlushWrapper":
+            if not type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):
                 raise
             code = 0
         except BaseException as exc:  # noqa: BLE001 - this is the boundary
@@ -120,7 +166,7 @@ class BillingGroup(TyperGroup):
 app = typer.Typer(
     name="billing",
     cls=BillingGroup,
-    no_args_is_help=True,
+    no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -177,24 +223,6 @@ def context(ctx: typer.Context) -> Context:
         pending = root_ctx.obj
         root_ctx.obj = Context(db_path=pending.db_path, now=resolve_now(pending.now))
     return root_ctx.obj
-
-
-def _register() -> None:
-    from billing_cli.cli import catalog, customers, demo, events, invoices, ledger, subscriptions
-
-    app.add_typer(catalog.meter_app, name="meter")
-    app.add_typer(catalog.product_app, name="product")
-    app.add_typer(catalog.price_app, name="price")
-    app.add_typer(customers.customer_app, name="customer")
-    app.add_typer(subscriptions.subscription_app, name="subscription")
-    app.add_typer(events.event_app, name="event")
-    from billing_cli.cli import late_events  # noqa: F401  (adds `event late` to event_app)
-    app.add_typer(ledger.ledger_app, name="ledger")
-    app.add_typer(invoices.invoice_app, name="invoice")
-    app.command("demo")(demo.demo)
-
-
-_register()
 
 
 def main() -> None:

@@ -119,3 +119,7 @@ def demo(
         return
     with tempfile.TemporaryDirectory(prefix="billing-demo-") as tmp:
         run_demo(Path(tmp) / "demo.db", data_dir)
+
+
+demo_app = typer.Typer(add_completion=False)
+demo_app.command("demo")(demo)
