@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from billing_cli.api import Context, catalog, subscriptions
+from billing_cli.api import Context, catalog, prices, subscriptions
 from billing_cli.clock import from_unix, parse_time, to_unix
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +48,7 @@ def build_catalog(db: Path, customers: int) -> list[str]:
     catalog.create_meter(
         ctx, display_name="Tokens", event_name="tokens", aggregation="sum", meter_id="mtr_tokens"
     )
-    catalog.create_price(
+    prices.create_price(
         ctx, product_name="Alpaca AI", currency="usd", unit_amount=4, transform_divide_by=100,
         transform_round="up", interval="month", usage_type="metered", meter="mtr_tokens",
         price_id="price_tokens",

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from billing_cli.api import Context
 from billing_cli.api import catalog as api
+from billing_cli.api import prices as prices_api
 from billing_cli.api import subscriptions as subs
 from billing_cli.api.context import check_text, parse_int, parse_metadata
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
@@ -39,7 +40,7 @@ def licensed(ctx: Context, **kw):
     args = {"currency": "usd", "interval": "month", "usage_type": "licensed",
             "product_name": "Seats", "unit_amount": 100}  # fmt: skip
     args.update(kw)
-    return api.create_price(ctx, **args)
+    return prices_api.create_price(ctx, **args)
 
 
 # -- context helpers -----------------------------------------------------------------------
@@ -110,7 +111,7 @@ def test_validation_happens_before_the_file_is_created(ctx: Context) -> None:
 
 
 def test_reads_on_a_missing_ledger_are_not_found(ctx: Context) -> None:
-    for call in (api.list_meters, api.list_products, api.list_prices, api.list_customers):
+    for call in (api.list_meters, api.list_products, prices_api.list_prices, api.list_customers):
         with pytest.raises(NotFound, match="no ledger"):
             call(ctx)
     assert not ctx.db_path.exists()
@@ -118,14 +119,14 @@ def test_reads_on_a_missing_ledger_are_not_found(ctx: Context) -> None:
 
 # -- prices --------------------------------------------------------------------------------
 def test_price_from_python_ints(ctx: Context, meter) -> None:
-    price = api.create_price(
+    price = prices_api.create_price(
         ctx, currency="JPY", interval="week", interval_count=2, usage_type="metered",
         meter="api_tokens", product_name="Tokens", unit_amount=3, transform_divide_by=10,
         transform_round="down", lookup_key="k", nickname="n", metadata=["a=b"],
     )  # fmt: skip
     assert (price.currency, price.interval_count, price.meter) == ("jpy", 2, "mtr_t")
     assert price.unit_amount_decimal == Decimal(3)
-    assert api.get_price(ctx, "k") == price == api.get_price(ctx, price.id)
+    assert prices_api.get_price(ctx, "k") == price == prices_api.get_price(ctx, price.id)
     assert api.get_product(ctx, price.product).name == "Tokens"
 
 
@@ -145,7 +146,7 @@ def test_price_tiers_from_python(ctx: Context) -> None:
     tiers = (Tier(10, Decimal("1.5"), None), Tier(None, Decimal(1), Decimal(100)))
     price = licensed(ctx, unit_amount=None, tiers_mode="volume", tiers=tiers)
     assert price.billing_scheme == "tiered" and price.tiers == tiers
-    assert api.get_price(ctx, price.id).tiers == tiers
+    assert prices_api.get_price(ctx, price.id).tiers == tiers
 
 
 def test_empty_lookup_key_and_nickname_mean_none(ctx: Context) -> None:
@@ -177,7 +178,7 @@ def test_unit_amount_decimal_round_trips_exactly(tmp_path_factory, value: Decima
     ctx = Context(tmp_path_factory.mktemp("p") / "b.db", NOW)
     text = format(value, "f")
     price = licensed(ctx, unit_amount=None, unit_amount_decimal=text)
-    shown = price_dict(api.get_price(ctx, price.id))
+    shown = price_dict(prices_api.get_price(ctx, price.id))
     assert Decimal(shown["unit_amount_decimal"]) == value
     assert shown["unit_amount_decimal"] == decimal_str(value)
     whole = value == value.to_integral_value()
@@ -188,7 +189,7 @@ def test_unit_amount_decimal_round_trips_exactly(tmp_path_factory, value: Decima
 def test_customer_and_subscription(ctx: Context, meter) -> None:
     customer = api.create_customer(ctx, name="A", email="a@b", customer_id="cus_a")
     assert customer.invoice_prefix.isalnum() and len(customer.invoice_prefix) == 8
-    price = api.create_price(
+    price = prices_api.create_price(
         ctx, currency="usd", interval="month", usage_type="metered", meter="mtr_t",
         product_name="Tokens", unit_amount_decimal="0.04",
     )  # fmt: skip

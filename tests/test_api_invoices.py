@@ -11,7 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from billing_cli import invoicing
-from billing_cli.api import Context, catalog, events, late_events, ledger_check, subscriptions
+from billing_cli.api import (
+    Context,
+    catalog,
+    events,
+    late_events,
+    ledger_check,
+    prices,
+    subscriptions,
+)
 from billing_cli.api import invoices as api
 from billing_cli.clock import parse_time, to_unix
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
@@ -41,12 +49,12 @@ class Book:
         catalog.create_meter(
             c, display_name="Tokens", event_name="tokens", aggregation="sum", meter_id="mtr_tokens"
         )
-        catalog.create_price(
+        prices.create_price(
             c, product_name="Alpaca AI", currency="usd", unit_amount=4, transform_divide_by=100,
             transform_round="up", interval="month", usage_type="metered", meter="mtr_tokens",
             price_id="price_tokens",
         )  # fmt: skip
-        catalog.create_price(
+        prices.create_price(
             c, product_name="Seats", currency="usd", unit_amount=2000, interval="month",
             usage_type="licensed", price_id="price_seats",
         )  # fmt: skip

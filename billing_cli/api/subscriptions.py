@@ -6,8 +6,9 @@ import re
 from datetime import datetime, timedelta
 
 from billing_cli import ids, periods
-from billing_cli.api.catalog import require_customer, require_price
+from billing_cli.api.catalog import require_customer
 from billing_cli.api.context import Context, parse_int, parse_metadata
+from billing_cli.api.prices import require_price
 from billing_cli.clock import format_time, from_unix, to_unix
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
 from billing_cli.ledger import Ledger

@@ -12,6 +12,7 @@ import typer
 
 from billing_cli import serialize
 from billing_cli.api import catalog as api
+from billing_cli.api import prices as prices_api
 from billing_cli.cli import context
 from billing_cli.cli.output import Column, CsvOption, JsonOption, render_list, render_one
 from billing_cli.clock import format_time
@@ -286,7 +287,7 @@ def price_create(
         tiers = tuple(pricing.parse_tier_spec(spec) for spec in tier)
     elif tiers_json:
         tiers = pricing.parse_tiers_json(_read_tiers_json(tiers_json))
-    price = api.create_price(
+    price = prices_api.create_price(
         context(ctx),
         currency=currency,
         interval=interval,
@@ -313,12 +314,12 @@ def price_create(
 @price_app.command("list")
 def price_list(ctx: typer.Context, as_json: JsonOption = False, as_csv: CsvOption = False) -> None:
     """List prices."""
-    data = [serialize.price_dict(p) for p in api.list_prices(context(ctx))]
+    data = [serialize.price_dict(p) for p in prices_api.list_prices(context(ctx))]
     render_list(data, PRICE_COLUMNS, as_json=as_json, as_csv=as_csv, title="prices")
 
 
 @price_app.command("show")
 def price_show(ctx: typer.Context, price_id: IdArg, as_json: JsonOption = False) -> None:
     """Show one price (by id or lookup key)."""
-    price = api.get_price(context(ctx), price_id)
+    price = prices_api.get_price(context(ctx), price_id)
     render_one(serialize.price_dict(price), as_json=as_json, title="price")
