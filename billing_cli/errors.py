@@ -34,6 +34,19 @@ class LedgerError(BillingError):
     exit_code = 6
 
 
+class UnreadableRow(LedgerError):
+    """A stored row holds a value the program never writes (edited outside billing)."""
+
+    def __init__(self, table: str, key: str, cause: Exception) -> None:
+        detail = " ".join(f"{type(cause).__name__}: {cause}".split())
+        super().__init__(
+            f"the ledger row {table} {key} holds a value billing never writes ({detail})",
+            hint="it was edited outside billing: restore it from a backup (`billing ledger check`"
+            " lists every such row)",
+        )
+        self.table, self.key = table, key
+
+
 class ImportRejected(BillingError):
     """Raised after an import finished with rejected rows (the accepted rows are kept)."""
 

@@ -155,9 +155,10 @@ def invoice_hash(inv: Invoice) -> str:
 
 
 def header_hash(inv: Invoice) -> str:
-    """sha256 of the frozen header alone: the invoice chain keeps it apart from the lines' so
-    that `ledger check` can name the very row that was edited."""
-    return link(GENESIS, _header_values(inv))
+    """sha256 of the frozen header alone (with its creation and computation times): the
+    invoice chain keeps it apart from the lines' so that `ledger check` can name the very row
+    that was edited."""
+    return link(GENESIS, [*_header_values(inv), inv.created, inv.computed_at])
 
 
 def line_hashes(inv: Invoice) -> str:

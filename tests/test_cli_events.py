@@ -178,3 +178,32 @@ def test_late_event_is_said_on_stderr(alpaca: Billing, db) -> None:
     result = send(alpaca, "--customer", "cus_alpaca", "--value", "1", "--timestamp", T, "--json")
     assert json_of(result)["status"] == "late"
     assert "late" in result.stderr and "--resolve next-invoice" in result.stderr
+
+
+def test_progress_bar_only_when_stderr_is_a_terminal(monkeypatch, tmp_path) -> None:
+    import io
+    import sys
+
+    from billing_cli.api.event_import import ImportSummary
+    from billing_cli.cli.events import _Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    src = tmp_path / "e.csv"
+    src.write_text("event_name\n")
+    for stderr, drawn in ((io.StringIO(), False), (Terminal(), True)):
+        monkeypatch.setattr(sys, "stderr", stderr)
+        with open(src, "rb") as fh, _Progress(fh) as progress:
+            fh.read()
+            progress(ImportSummary(read=1))
+        assert bool(stderr.getvalue()) is drawn
+
+
+def test_unwritable_reject_file_is_exit_4(alpaca: Billing, tmp_path) -> None:
+    src = tmp_path / "e.csv"
+    src.write_text("event_name,stripe_customer_id,value\napi_tokens,cus_alpaca,1\n")
+    result = alpaca("event", "import", str(src), "--reject-file", str(tmp_path / "no" / "r.csv"))
+    assert_error(result, 4, "--reject-file")
+    assert alpaca.json("event", "list")["data"] == []

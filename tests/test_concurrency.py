@@ -19,6 +19,7 @@ import pytest
 
 from billing_cli.api import Context, catalog, subscriptions
 from billing_cli.api import invoices as invoices_api
+from billing_cli.api import prices as prices_api
 from billing_cli.api.event_import import import_events
 from billing_cli.api.ledger_check import check_ledger
 from billing_cli.clock import parse_time, to_unix
@@ -66,10 +67,10 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ctx = Context(template, parse_time(START))
     catalog.create_meter(ctx, display_name="Tokens", event_name="api_tokens",
                          aggregation="sum", meter_id="mtr_tokens")  # fmt: skip
-    catalog.create_price(ctx, product_name="API", currency="usd", unit_amount_decimal="0.4",
+    prices_api.create_price(ctx, product_name="API", currency="usd", unit_amount_decimal="0.4",
                          interval="month", usage_type="metered", meter="mtr_tokens",
                          price_id="price_tokens")  # fmt: skip
-    catalog.create_price(ctx, product_name="Seats", currency="usd", unit_amount=1500,
+    prices_api.create_price(ctx, product_name="Seats", currency="usd", unit_amount=1500,
                          interval="month", usage_type="licensed",
                          price_id="price_seats")  # fmt: skip
     for i in range(CUSTOMERS):

@@ -168,7 +168,7 @@ csv_line = st.lists(cell, min_size=0, max_size=7).map(
     lambda cells: ",".join(f'"{c}"' if "," in c else c for c in cells)
 )
 csv_text = st.builds(
-    lambda header, rows, ending: (header + "\n" + "\n".join(rows) + ending),
+    lambda header, rows, ending: header + "\n" + "\n".join(rows) + ending,
     st.one_of(st.just(HEADER), st.just("\ufeff" + HEADER), csv_line),
     st.lists(csv_line, max_size=8),
     st.sampled_from(["", "\n", "\r\n"]),
@@ -285,3 +285,27 @@ def test_the_fixture_holds_what_the_slots_expect(ledger: Billing) -> None:
     numbers = {i["number"] for i in ledger.json("invoice", "list", now=NOW)["data"]}
     assert {"ALPACA-0001", "ALPACA-0002"} <= numbers
     assert ledger("ledger", "check", now=NOW).exit_code == 0
+
+
+@pytest.mark.parametrize("target", ["ledger", "ledger via a symlink", "wal", "source"])
+def test_a_reject_file_never_overwrites_the_ledger_or_the_input(
+    alpaca: Billing, tmp_path: Path, target: str
+) -> None:
+    """--reject-file empties the file it is given: naming the ledger (or its WAL) used to wipe
+    the books, naming SOURCE the input. Both are refused (exit 5), nothing touched."""
+    source = tmp_path / "events.csv"
+    source.write_text("event_name,stripe_customer_id,value\napi_tokens,cus_nobody,1\n")
+    link = tmp_path / "link.db"
+    link.symlink_to(alpaca.db)
+    path = {
+        "ledger": alpaca.db,
+        "ledger via a symlink": link,
+        "wal": Path(f"{alpaca.db}-wal"),
+        "source": source,
+    }[target]
+    ledger_bytes, source_bytes = alpaca.db.read_bytes(), source.read_bytes()
+    result = alpaca("event", "import", str(source), "--reject-file", str(path))
+    assert_contract(result, None, None, as_json=False)
+    assert result.exit_code == 5 and "--reject-file" in result.stderr
+    assert alpaca.db.read_bytes() == ledger_bytes and source.read_bytes() == source_bytes
+    assert alpaca("meter", "show", "mtr_tokens").exit_code == 0

@@ -94,7 +94,7 @@ def check_consistent(db: Path) -> None:
         led.close()
 
 
-@pytest.mark.parametrize("delay", [0.2, 0.5, 1.0, 1.6])
+@pytest.mark.parametrize("delay", [0.2, 0.6, 1.3])
 def test_sigkill_then_rerun_equals_one_clean_run(setup: dict[str, Path], delay: float) -> None:
     db = setup["root"] / f"killed_{delay}.db"
     shutil.copy(setup["template"], db)
@@ -141,11 +141,6 @@ def test_two_overlapping_imports_at_once_lose_nothing_and_count_nothing_twice(
     assert sum((Decimal(r[4]) for r in rollups), Decimal(0)) == total
     assert sum(r[3] for r in rollups) == 45_000
     check_consistent(db)
-    # The same rows as one import of rows 0..45,000 (receipt order may differ).
-    alone = root / "alone.csv"
-    write_events(alone, 0, 45_000)
-    single = root / "single.db"
-    shutil.copy(setup["template"], single)
-    assert run_import(single, alone).returncode == 0
-    content = sorted(e[1:9] for e in state(single)[0])
-    assert sorted(e[1:9] for e in events) == content
+    # The same rows as the clean run's first 45,000 (receipt order may differ).
+    clean = {e[1]: e[1:9] for e in state(setup["clean"])[0]}
+    assert sorted(e[1:9] for e in events) == sorted(clean[e[1]] for e in events)

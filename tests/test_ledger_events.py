@@ -22,7 +22,7 @@ from billing_cli.api import Context, catalog
 from billing_cli.clock import from_unix
 from billing_cli.ledger import Ledger
 from billing_cli.ledger.events import payload_json
-from billing_cli.validation import Coverage, ValidEvent
+from billing_cli.validation import ValidEvent
 
 NOW = 1_793_523_600  # 2026-11-01T09:00:00Z
 T0 = NOW - 3 * 86400 - NOW % HOUR  # an hour boundary three days earlier
@@ -245,6 +245,28 @@ def test_rollups_equal_a_raw_recomputation_after_random_inserts_and_cancels(
                 )
 
 
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        ("UPDATE usage_hourly SET sum = '7' WHERE hour = :t0", "cus_a, hour {t0}"),
+        ("DELETE FROM usage_hourly WHERE hour = :t0 + 3600", "cus_b, hour {t1}"),
+        ("INSERT INTO usage_hourly SELECT meter, customer, hour + 7200, count, sum, last_ts,"
+         " last_seq, last_value, recv_ts, recv_seq, recv_value FROM usage_hourly"
+         " WHERE hour = :t0", "cus_a, hour {t2}"),
+    ],
+)  # fmt: skip
+def test_verify_rollups_names_the_first_bucket_that_differs(
+    ctx: Context, edit: str, named: str
+) -> None:
+    append(ctx, [event("a", T0, "1"), event("b", T0 + HOUR, "2", "cus_b"), event("c", T0 + 1)])
+    with ledger(ctx) as led:
+        assert led.verify_rollups() is None
+        led.conn.execute(edit, {"t0": T0})
+        problem = led.verify_rollups()
+    assert problem is not None
+    assert named.format(t0=T0, t1=T0 + HOUR, t2=T0 + 2 * HOUR) in problem
+
+
 def test_usage_reads_roll_ups_for_whole_hours_and_raw_events_at_the_edges(ctx: Context) -> None:
     append(ctx, [event("in", T0 + 10), event("edge", T0 + HOUR + 5, "4"), event("out", T0 - 1)])
     with ledger(ctx) as led:
@@ -293,18 +315,6 @@ def test_the_watermark_migration_initialises_from_existing_events(tmp_path: Path
     conn.close()
     with ledger(ctx) as led:
         assert led.max_received() == NOW - 5
-
-
-# -- late coverage (SPEC 2.6) --------------------------------------------------------------------
-def test_coverage_merges_periods_and_is_half_open() -> None:
-    cov = Coverage([("m", "c", 10, 20), ("m", "c", 20, 30), ("m", "c", 50, 60),
-                    ("m", "c", 15, 25), ("m", "d", 0, 5), ("m", "c", 70, 70)])  # fmt: skip
-    assert [cov.covers("m", "c", t) for t in (9, 10, 29, 30, 49, 50, 59, 60, 70)] == [
-        False, True, True, False, False, True, True, False, False
-    ]  # fmt: skip
-    assert cov.covers("m", "d", 4) and not cov.covers("m", "d", 5)
-    assert not cov.covers("x", "c", 15)
-    assert not Coverage([]) and Coverage([("m", "c", 1, 2)])
 
 
 def test_now_is_an_aware_utc_datetime() -> None:

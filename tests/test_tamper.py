@@ -324,6 +324,19 @@ def test_a_backup_copy_passes_and_is_checked_on_its_own(db: Path, tmp_path: Path
     assert Billing(db)("ledger", "check", now=LATER).exit_code == 0
 
 
+@pytest.mark.parametrize("suffix", ["-wal", "-shm", "-journal"])
+def test_a_backup_is_never_written_over_the_ledgers_own_files(db: Path, suffix: str) -> None:
+    """A zero-byte -wal beside a closed ledger is an "empty file" a backup could take: it is
+    the ledger's own file, refused like the ledger itself (exit 5), nothing written."""
+    side = Path(f"{db}{suffix}")
+    side.write_bytes(b"")
+    result = Billing(db)("ledger", "backup", str(side))
+    assert result.exit_code == 5 and f"ledger's own {suffix[1:]} file" in result.stderr
+    assert side.read_bytes() == b""
+    side.unlink()
+    assert Billing(db)("ledger", "check", now=LATER).exit_code == 0
+
+
 def chain_rows(db: Path) -> list[tuple]:
     conn = sqlite3.connect(db)
     try:
@@ -367,3 +380,49 @@ def test_every_lifecycle_command_keeps_the_chain_whole(db: Path) -> None:
     assert entries[5:] == [("void", None), ("uncollectible", None), ("paid", entries[7][1]),
                            ("open", None), ("void", None)]  # fmt: skip
     assert entries[7][1] == query(db, "SELECT amount_due FROM invoices WHERE number = 'AAA-0002'")
+
+
+# -- values the program never writes -----------------------------------------------------------
+# Text where the program writes a decimal, JSON, a known word or an id: most of these made
+# `ledger check` crash with an internal error (exit 1) before it guarded each step.
+NEVER_WRITTEN = [
+    "invoices.number", "invoice_lines.explain", "invoice_lines.quantity_decimal",
+    "invoice_lines.unit_amount_decimal", "invoice_chain.line_hashes", "meter_events.value",
+    "meter_events.payload", "usage_hourly.sum", "usage_hourly.last_value", "prices.tiers",
+    "prices.unit_amount_decimal", "prices.metadata", "prices.meter", "meters.formula",
+    "meters.event_time_window", "subscriptions.interval", "subscription_items.price",
+    "customers.metadata",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("column", NEVER_WRITTEN)
+def test_text_where_billing_never_writes_it_is_named_not_a_crash(db: Path, column: str) -> None:
+    """Set on the first row, CHECK constraints ignored (as a careless editor's tool may):
+    `ledger check` exits 6 naming what it could not read, never 1."""
+    table, name = column.split(".")
+    first = "(meter, customer, hour)" if table == "usage_hourly" else "rowid"
+    key = first.strip("()")
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("PRAGMA ignore_check_constraints = ON")
+        for (trigger,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"):
+            conn.execute(f"DROP TRIGGER {trigger}")
+        conn.execute(f"UPDATE {table} SET {name} = 'x{{' WHERE {first} ="
+                     f" (SELECT {key} FROM {table} ORDER BY {key} LIMIT 1)")  # fmt: skip
+        conn.commit()
+    finally:
+        conn.close()
+    result = Billing(db)("ledger", "check", now=LATER)
+    assert result.exit_code == 6, result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unreadable_line_is_named_by_every_command(db: Path) -> None:
+    line = line_id(db, "AAA-0002", 1)
+    edit(db, f"UPDATE invoice_lines SET explain = '{{' WHERE id = '{line}'")
+    error = check_names(db, f"invoice_lines {line}", "AAA-0002")
+    assert "value billing never writes" in error
+    for args in (["invoice", "show", "AAA-0002"], ["invoice", "list"]):
+        result = Billing(db)(*args, now=LATER)
+        assert result.exit_code == 6 and f"invoice_lines {line}" in result.stderr
+        assert "internal error" not in result.stderr

@@ -94,13 +94,18 @@ class _Importer:
         for line, ev, source in shaped_rows(self.rows):
             read += 1
             if type(ev) is not EventInput:
-                rejects.append(self._reject(line, source, None, ev.code, ev.message))  # type: ignore[union-attr]
+                code, message = ev.code, ev.message  # type: ignore[union-attr]
+                rejects.append(self._reject(line, source, None, code, message))
+                if len(batch) + len(rejects) >= batch_size:
+                    self.summary.read = read
+                    self._flush(batch, rejects)
+                    batch, rejects = [], []
                 continue
             ident = ev.identifier
             if ident is None:
                 ident = derive(ev.event_name, ev.timestamp, ev.payload)
             batch.append((line, ev, ident, source))
-            if len(batch) >= batch_size:
+            if len(batch) + len(rejects) >= batch_size:  # rejects too: a file of bad rows
                 self.summary.read = read
                 self._flush(batch, rejects)
                 batch, rejects = [], []

@@ -15,6 +15,13 @@ from billing_cli.errors import Conflict, InvalidInput, LedgerError
 from billing_cli.ledger.maintenance import BackupCopy
 
 
+def _same_place(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except RuntimeError:  # a symlink loop (Python < 3.13): not the ledger's file
+        return False
+
+
 def _check_target(ctx: Context, target: Path) -> None:
     try:
         _refuse_existing(ctx, target)
@@ -28,6 +35,12 @@ def _refuse_existing(ctx: Context, target: Path) -> None:
             f"backup path {target} is a directory",
             hint=f"give a file path, e.g. {target / 'billing-backup.db'}",
         )
+    for suffix in ("-wal", "-shm", "-journal"):  # SQLite's files beside the ledger
+        if _same_place(target, Path(f"{ctx.db_path}{suffix}")):
+            raise Conflict(
+                f"backup path {target} is the ledger's own {suffix[1:]} file",
+                hint="give a new path",
+            )
     if not target.exists():
         return
     if ctx.db_path.exists() and os.path.samefile(target, ctx.db_path):

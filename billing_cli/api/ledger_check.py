@@ -8,18 +8,26 @@ the hourly roll-ups, which the events store verifies against the raw events sepa
 pinned prices, with the same `invoicing.compose` that produced them, as of their finalization.
 Also checked: totals and balances, gapless numbering, each customer's balance, dangling
 references.
+
+A ledger edited outside the program may hold values the program never writes (text where a
+decimal belongs, broken JSON, an unknown formula): a step that trips over one becomes a problem
+naming the invoice or the stage it was checking, never a crash (BILLING_DEBUG=1 re-raises).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from billing_cli import chain, invoicing
 from billing_cli.aggregation import Aggregate
 from billing_cli.api.compose import base_usage, catalog_for, late_line
 from billing_cli.api.context import Context
+from billing_cli.errors import BillingError, LedgerError, UnreadableRow
 from billing_cli.invoice_json import header_hash, invoice_hash, line_hashes
 from billing_cli.invoicing import Invoice, Line
 from billing_cli.ledger import Ledger
@@ -44,6 +52,66 @@ class CheckReport:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+T = TypeVar("T")
+# What reading or recomputing a value the program never wrote raises (InvalidOperation and
+# JSONDecodeError are among these), besides a BillingError about a stored object.
+_UNREADABLE = (ValueError, TypeError, LookupError, AttributeError, ArithmeticError, AssertionError)
+
+
+def _safely(found: list[Problem], subject: str, what: str, step: Callable[[], T]) -> T | None:
+    """Run one step of the check; if a value edited outside the program breaks it, record a
+    problem naming `subject` and go on with the other steps."""
+    try:
+        return step()
+    except UnreadableRow as exc:
+        found.append(Problem(subject, exc.message))
+        return None
+    except LedgerError:
+        raise
+    except (BillingError, *_UNREADABLE) as exc:
+        if os.environ.get("BILLING_DEBUG") == "1":
+            raise
+        detail = exc.message if isinstance(exc, BillingError) else f"{type(exc).__name__}: {exc}"
+        found.append(
+            Problem(
+                subject,
+                f"{what} failed on a value billing never writes ({' '.join(detail.split())}):"
+                " edited outside billing",
+            )
+        )
+        return None
+
+
+def _number_seq(number: str | None) -> int | None:
+    try:
+        return number_seq(number or "")
+    except ValueError:
+        return None
+
+
+def _read_invoices(led: Ledger, found: list[Problem]) -> tuple[list[Invoice], set[str]]:
+    """Every readable finalized invoice in finalization order, and the ids of the others (each
+    named in `found`)."""
+    invoices = _safely(found, "ledger", "reading the finalized invoices", led.finalized_invoices)
+    if invoices is not None:
+        return invoices, set()
+    found.clear()  # name the unreadable ones instead
+    readable, unreadable = [], set()
+    for invoice_id, number in led.finalized_invoice_ids():
+        inv = _safely(
+            found,
+            number or invoice_id,
+            f"reading invoice {invoice_id}",
+            lambda i=invoice_id: led.get_invoice(i),  # type: ignore[misc]
+        )
+        if inv is None:
+            unreadable.add(invoice_id)
+        else:
+            readable.append(inv)
+    readable.sort(key=lambda i: (i.finalized_at or 0, _number_seq(i.number) or 0))
+    return readable, unreadable
 
 
 def _subscription_lines(inv: Invoice) -> list[Line]:
@@ -141,7 +209,12 @@ def _check_customers(led: Ledger, invoices: list[Invoice]) -> list[Problem]:
         by_customer[inv.customer].append(inv)
     for customer in led.list_customers():
         mine = by_customer.get(customer.id, [])
-        seqs = sorted(number_seq(i.number or "-0") for i in mine)
+        odd = [i.number for i in mine if _number_seq(i.number) is None]
+        if odd:
+            found.append(
+                Problem(customer.id, f"invoice numbers not of the form PREFIX-NNNN: {odd}")
+            )
+        seqs = sorted(_number_seq(i.number) or 0 for i in mine)
         if seqs != list(range(1, len(seqs) + 1)):
             found.append(Problem(customer.id, f"invoice numbers are not gapless: {seqs}"))
         if customer.next_invoice_sequence != len(seqs) + 1:
@@ -237,6 +310,14 @@ def _replay(entries: list[ChainEntry]) -> tuple[dict[str, _Recorded], list[Probl
     return recorded, found
 
 
+def _recorded_lines(opened: ChainEntry) -> list[tuple[str, str]] | None:
+    try:
+        pairs = json.loads(opened.line_hashes or "")
+        return [(str(line_id), str(digest)) for line_id, digest in pairs]
+    except (ValueError, TypeError):
+        return None
+
+
 def _check_recorded(inv: Invoice, rec: _Recorded) -> list[Problem]:
     """One invoice against its chain rows: header, each line, status and dates."""
     name = inv.number or inv.id or "?"
@@ -250,7 +331,12 @@ def _check_recorded(inv: Invoice, rec: _Recorded) -> list[Problem]:
                 f" at finalization (invoice_chain seq {seq}): edited outside billing",
             )
         )
-    want = [tuple(pair) for pair in json.loads(rec.opened.line_hashes or "[]")]
+    want = _recorded_lines(rec.opened)
+    if want is None:
+        return [
+            *found,
+            Problem(name, f"invoice_chain seq {seq}: its line hashes are unreadable: edited"),
+        ]
     have = [tuple(pair) for pair in json.loads(line_hashes(inv))]
     want_ids = {i for i, _ in want}
     have_by_id = dict(have)
@@ -287,10 +373,14 @@ def _check_recorded(inv: Invoice, rec: _Recorded) -> list[Problem]:
     return found
 
 
-def _check_invoice_chain(led: Ledger, finalized: list[Invoice]) -> list[Problem]:
+def _check_invoice_chain(
+    led: Ledger, finalized: list[Invoice], unreadable: set[str]
+) -> list[Problem]:
     recorded, found = _replay(led.invoice_chain())
     by_id = {inv.id: inv for inv in finalized}
     for invoice_id, rec in recorded.items():
+        if invoice_id in unreadable:
+            continue  # named already
         inv = by_id.get(invoice_id) or led.get_invoice(invoice_id)
         if inv is None or inv.id != invoice_id:
             found.append(
@@ -317,22 +407,48 @@ def _check_invoice_chain(led: Ledger, finalized: list[Invoice]) -> list[Problem]
 def check_ledger(ctx: Context) -> CheckReport:
     """Every finding is a `Problem`; the CLI exits 6 when there is any."""
     report = CheckReport()
+    found = report.problems
+
+    def step(subject: str, what: str, check: Callable[[], list[Problem]]) -> None:
+        found.extend(_safely(found, subject, what, check) or [])
+
     with ctx.ledger(write=False) as led, led.read():
-        invoices = led.finalized_invoices()
+        unreadable: list[Problem] = []
+        invoices, skipped = _read_invoices(led, unreadable)
         report.chains = led.chain_heads()
-        report.problems += _check_event_chains(led)
-        report.problems += _check_invoice_chain(led, invoices)
-        report.problems += [Problem("ledger", p) for p in led.integrity_problems()]
-        rollups = led.verify_rollups()
-        if rollups is not None:
-            report.problems.append(Problem("ledger", rollups))
+        step("ledger", "walking the event chains", lambda: _check_event_chains(led))
+        step(
+            "ledger",
+            "walking the invoice chain",
+            lambda: _check_invoice_chain(led, invoices, skipped),
+        )
+        found += unreadable
+        found += [Problem("ledger", p) for p in led.integrity_problems()]
+        step("ledger", "checking the hourly roll-ups", lambda: _rollup_problems(led))
         history: dict[str, list[StoredLine]] = defaultdict(list)
         for inv in invoices:
             name = inv.number or inv.id or "?"
             report.invoices += 1
             report.lines += len(inv.lines)
-            report.problems += _check_totals(inv, name)
-            report.problems += _check_lines(led, inv, name)
-            report.problems += _check_late_lines(led, inv, name, history)
-        report.problems += _check_customers(led, invoices)
+            step(
+                name,
+                f"checking invoice {inv.id}",
+                lambda i=inv, n=name: _check_invoice(led, i, n, history),  # type: ignore[misc]
+            )
+        step("ledger", "checking the customers", lambda: _check_customers(led, invoices))
     return report
+
+
+def _rollup_problems(led: Ledger) -> list[Problem]:
+    finding = led.verify_rollups()
+    return [] if finding is None else [Problem("ledger", finding)]
+
+
+def _check_invoice(
+    led: Ledger, inv: Invoice, name: str, history: dict[str, list[StoredLine]]
+) -> list[Problem]:
+    return [
+        *_check_totals(inv, name),
+        *_check_lines(led, inv, name),
+        *_check_late_lines(led, inv, name, history),
+    ]

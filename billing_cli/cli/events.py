@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -31,7 +32,7 @@ from billing_cli.cli.output import (
     render_one,
 )
 from billing_cli.clock import format_time
-from billing_cli.errors import ImportRejected, InvalidInput, UsageError
+from billing_cli.errors import Conflict, ImportRejected, InvalidInput, UsageError
 from billing_cli.ingest import BOOKKEEPING
 from billing_cli.ledger.events import StoredEvent
 from billing_cli.money import decimal_str
@@ -139,6 +140,34 @@ def _open_input(source: str, stack: ExitStack) -> BinaryIO:
         ) from None
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):  # a name too long, a symlink loop: open() will say so
+        return False
+
+
+def _refuse_precious_reject_file(reject_file: Path, source: str, ledger: Path) -> None:
+    """--reject-file is opened for writing, which empties it: never the ledger (nor its WAL,
+    whose loss would drop committed transactions) and never the file being imported."""
+    precious = {
+        ledger: "the ledger itself",
+        Path(f"{ledger}-wal"): "the ledger's write-ahead log",
+        Path(f"{ledger}-shm"): "the ledger's shared-memory file",
+        Path(f"{ledger}-journal"): "the ledger's journal",
+    }
+    if source != "-":
+        precious[Path(source)] = "the file being imported"
+    for path, what in precious.items():
+        if _same_file(reject_file, path):
+            raise Conflict(
+                f"--reject-file {reject_file} is {what}; writing rejects there would destroy it",
+                hint="give the rejected rows a file of their own, e.g. --reject-file rejects.csv",
+            )
+
+
 class _RejectFile:
     """Writes rejects in the input's format plus `_line` and `_error` (and `_raw` for a row
     that could not be parsed), so the file can be fixed and imported as it is."""
@@ -210,6 +239,8 @@ def event_import(
         if listed <= MAX_LISTED_REJECTS:
             sys.stderr.write(f"line {r.line}: {r.identifier or '-'} {r.code}: {r.message}\n")
 
+    if reject_file is not None:
+        _refuse_precious_reject_file(reject_file, source, context(ctx).db_path)
     with ExitStack() as stack:
         stream = _open_input(source, stack)
         rejects = None

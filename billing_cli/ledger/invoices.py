@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from billing_cli import chain
+from billing_cli.errors import UnreadableRow
 from billing_cli.invoice_json import explain_text, header_hash, line_hashes
 from billing_cli.invoicing import Invoice, Line, Target
 
@@ -316,7 +317,11 @@ class InvoiceStore:
             params,
         )
         for lr in line_rows:
-            lines[lr["invoice"]].append(_line(lr))
+            try:
+                line = _line(lr)
+            except (ValueError, TypeError, ArithmeticError) as exc:
+                raise UnreadableRow("invoice_lines", lr["id"], exc) from exc
+            lines[lr["invoice"]].append(line)
         return [_invoice(r, lines[r["id"]]) for r in rows]
 
     def get_invoice(self, invoice_id: str) -> Invoice | None:
@@ -348,6 +353,11 @@ class InvoiceStore:
         """Every non-draft invoice in finalization order (what `ledger check` walks)."""
         found = self._invoices("WHERE status != 'draft'", (), "finalized_at, customer, number")
         return sorted(found, key=lambda i: (i.finalized_at or 0, number_seq(i.number or "-0")))
+
+    def finalized_invoice_ids(self) -> list[tuple[str, str | None]]:
+        """(id, number) of every non-draft invoice, reading nothing else."""
+        rows = self.conn.execute("SELECT id, number FROM invoices WHERE status != 'draft'")
+        return [(r[0], r[1]) for r in rows]
 
     def invoice_chain(self) -> list[ChainEntry]:
         """The invoice chain in order (what `ledger check` walks)."""
