@@ -331,7 +331,13 @@ def main() -> None:
     parser.add_argument("--kill-probability", type=float, default=0.3)
     parser.add_argument("--backup-every", type=int, default=5)
     parser.add_argument("--seed", type=int, default=int(os.environ.get("SOAK_SEED", "1")))
-    Soak(parser.parse_args()).run()
+    soak = Soak(parser.parse_args())
+    try:
+        soak.run()
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            print(f"ledgers and inputs kept in {soak.work}", file=sys.stderr)
+        raise
 
 
 if __name__ == "__main__":
