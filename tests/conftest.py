@@ -111,8 +111,7 @@ def billing(db: Path) -> Billing:
     return Billing(db)
 
 
-@pytest.fixture
-def alpaca(billing: Billing) -> Billing:
+def build_alpaca(billing: Billing) -> Billing:
     """Alpaca AI: a token meter, a metered price (0.04 cents per token, monthly), a licensed
     seat price, and a customer. Ids: mtr_tokens, prod_api, price_tokens, price_seats, cus_alpaca.
     """
@@ -135,6 +134,12 @@ def alpaca(billing: Billing) -> Billing:
         "--email", "billing@alpaca.example", "--invoice-prefix", "ALPACA",
     )  # fmt: skip
     return billing
+
+
+@pytest.fixture
+def alpaca(billing: Billing) -> Billing:
+    """A fresh ledger holding `build_alpaca`'s catalog."""
+    return build_alpaca(billing)
 
 
 def snapshot(path: Path) -> list[str] | None:

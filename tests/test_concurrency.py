@@ -17,13 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from billing_cli.api import Context, catalog, subscriptions
+from billing_cli.api import Context
 from billing_cli.api import invoices as invoices_api
-from billing_cli.api import prices as prices_api
 from billing_cli.api.event_import import import_events
 from billing_cli.api.ledger_check import check_ledger
 from billing_cli.clock import parse_time, to_unix
-from tests.trust_state import gapless, ledger_state, start
+from tests.trust_state import build_catalog, gapless, ledger_state, start
 
 CUSTOMERS = 12
 ROUNDS = 5
@@ -65,19 +64,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("concurrency")
     template = root / "template.db"
     ctx = Context(template, parse_time(START))
-    catalog.create_meter(ctx, display_name="Tokens", event_name="api_tokens",
-                         aggregation="sum", meter_id="mtr_tokens")  # fmt: skip
-    prices_api.create_price(ctx, product_name="API", currency="usd", unit_amount_decimal="0.4",
-                         interval="month", usage_type="metered", meter="mtr_tokens",
-                         price_id="price_tokens")  # fmt: skip
-    prices_api.create_price(ctx, product_name="Seats", currency="usd", unit_amount=1500,
-                         interval="month", usage_type="licensed",
-                         price_id="price_seats")  # fmt: skip
-    for i in range(CUSTOMERS):
-        cid = f"cus_{i:02d}"
-        catalog.create_customer(ctx, name=cid, customer_id=cid, invoice_prefix=f"C{i:02d}")
-        prices = ["price_tokens", "price_seats:2"] if i % 3 == 0 else ["price_tokens"]
-        subscriptions.create_subscription(ctx, customer=cid, prices=prices)
+    build_catalog(ctx, CUSTOMERS, unit_amount_decimal="0.4", seat_amount=1500, seats=2)
     for k in range(ROUNDS):
         round_files(root, k)
     return {"root": root, "template": template}

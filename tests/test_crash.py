@@ -20,13 +20,12 @@ from typing import Any
 
 import pytest
 
-from billing_cli.api import Context, catalog, subscriptions
+from billing_cli.api import Context
 from billing_cli.api import invoices as invoices_api
-from billing_cli.api import prices as prices_api
 from billing_cli.api.event_import import import_events
 from billing_cli.api.ledger_check import check_ledger
 from billing_cli.clock import parse_time, to_unix
-from tests.trust_state import gapless, ledger_state, start
+from tests.trust_state import build_catalog, gapless, ledger_state, start
 
 CUSTOMERS = 300
 START = "2026-01-01T00:00:00Z"
@@ -53,19 +52,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("crash")
     template = root / "template.db"
     ctx = Context(template, parse_time(START))
-    catalog.create_meter(ctx, display_name="Tokens", event_name="api_tokens",
-                         aggregation="sum", meter_id="mtr_tokens")  # fmt: skip
-    prices_api.create_price(ctx, product_name="API", currency="usd", unit_amount_decimal="0.04",
-                         interval="month", usage_type="metered", meter="mtr_tokens",
-                         price_id="price_tokens")  # fmt: skip
-    prices_api.create_price(ctx, product_name="Seats", currency="usd", unit_amount=2000,
-                         interval="month", usage_type="licensed",
-                         price_id="price_seats")  # fmt: skip
-    for i in range(CUSTOMERS):
-        cid = f"cus_{i:03d}"
-        catalog.create_customer(ctx, name=cid, customer_id=cid, invoice_prefix=f"C{i:03d}")
-        prices = ["price_tokens", "price_seats:3"] if i % 3 == 0 else ["price_tokens"]
-        subscriptions.create_subscription(ctx, customer=cid, prices=prices)
+    build_catalog(ctx, CUSTOMERS, unit_amount_decimal="0.04", seat_amount=2000, seats=3)
     usage = root / "usage.csv"  # January and February usage, imported before the run
     write_csv(usage, to_unix(parse_time(START)), 6_000, 849_000, "u")
     import_csv(template, "2026-03-01T00:30:00Z", usage)

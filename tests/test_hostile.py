@@ -29,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Billing, json_of
+from tests.conftest import Billing, build_alpaca, json_of
 
 EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "12"))
 SETTINGS = settings(
@@ -189,26 +189,7 @@ _numbers = itertools.count()
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory: pytest.TempPathFactory) -> Billing:
     """The Alpaca example (mtr_tokens, prod_api, price_tokens, price_seats, cus_alpaca)."""
-    billing = Billing(tmp_path_factory.mktemp("hostile") / "billing.db")
-    billing.json(
-        "meter", "create", "--id", "mtr_tokens", "--display-name", "API tokens",
-        "--event-name", "api_tokens", "--aggregation", "sum",
-    )  # fmt: skip
-    billing.json("product", "create", "--id", "prod_api", "--name", "Alpaca API")
-    billing.json(
-        "price", "create", "--id", "price_tokens", "--product", "prod_api", "--currency", "usd",
-        "--unit-amount-decimal", "0.04", "--interval", "month", "--usage-type", "metered",
-        "--meter", "mtr_tokens", "--lookup-key", "tokens_monthly",
-    )  # fmt: skip
-    billing.json(
-        "price", "create", "--id", "price_seats", "--product", "prod_api", "--currency", "usd",
-        "--unit-amount", "2000", "--interval", "month", "--usage-type", "licensed",
-    )  # fmt: skip
-    billing.json(
-        "customer", "create", "--id", "cus_alpaca", "--name", "Alpaca AI",
-        "--invoice-prefix", "ALPACA",
-    )  # fmt: skip
-    return billing
+    return build_alpaca(Billing(tmp_path_factory.mktemp("hostile") / "billing.db"))
 
 
 def row_counts(db: Path) -> dict[str, int] | None:

@@ -16,7 +16,32 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from billing_cli.api import Context, catalog, subscriptions
+from billing_cli.api import prices as prices_api
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def build_catalog(
+    ctx: Context, customers: int, *, unit_amount_decimal: str, seat_amount: int, seats: int
+) -> None:
+    """A token meter, a metered and a licensed price, and `customers` subscribed customers
+    (every third one also holds `seats` seats): cus_00…, invoice prefixes C00…"""
+    catalog.create_meter(ctx, display_name="Tokens", event_name="api_tokens",
+                         aggregation="sum", meter_id="mtr_tokens")  # fmt: skip
+    prices_api.create_price(ctx, product_name="API", currency="usd",
+                            unit_amount_decimal=unit_amount_decimal, interval="month",
+                            usage_type="metered", meter="mtr_tokens",
+                            price_id="price_tokens")  # fmt: skip
+    prices_api.create_price(ctx, product_name="Seats", currency="usd", unit_amount=seat_amount,
+                            interval="month", usage_type="licensed",
+                            price_id="price_seats")  # fmt: skip
+    width = len(str(customers - 1))
+    for i in range(customers):
+        cid = f"cus_{i:0{width}d}"
+        catalog.create_customer(ctx, name=cid, customer_id=cid, invoice_prefix=f"C{i:0{width}d}")
+        prices = ["price_tokens", f"price_seats:{seats}"] if i % 3 == 0 else ["price_tokens"]
+        subscriptions.create_subscription(ctx, customer=cid, prices=prices)
 
 
 def billing_argv(db: Path, now: str, *args: str) -> list[str]:
