@@ -17,7 +17,7 @@ from billing_cli.aggregation import Aggregate, EventPoint, aggregate_events
 from billing_cli.invoice_json import invoice_hash
 from billing_cli.invoicing import Catalog, Invoice, Line, Target
 from billing_cli.ledger import Ledger
-from billing_cli.ledger.invoices import LateEvent, StoredLine
+from billing_cli.ledger.late_events import LateEvent, StoredLine
 from billing_cli.models import Meter, Subscription
 
 # Sums of event values must stay exact whatever their exponents (as in aggregation.py).

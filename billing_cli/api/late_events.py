@@ -16,7 +16,7 @@ from billing_cli.api.context import Context
 from billing_cli.errors import InvalidInput
 from billing_cli.ledger import Ledger
 from billing_cli.ledger.events import StoredEvent
-from billing_cli.ledger.invoices import LateEvent
+from billing_cli.ledger.late_events import LateEvent
 
 RESOLUTIONS = ("next-invoice",)
 

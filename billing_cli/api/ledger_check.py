@@ -31,7 +31,8 @@ from billing_cli.errors import BillingError, LedgerError, UnreadableRow
 from billing_cli.invoice_json import header_hash, invoice_hash, line_hashes
 from billing_cli.invoicing import Invoice, Line
 from billing_cli.ledger import Ledger
-from billing_cli.ledger.invoices import STATUS_DATES, ChainEntry, StoredLine, number_seq
+from billing_cli.ledger.invoices import STATUS_DATES, ChainEntry, number_seq
+from billing_cli.ledger.late_events import StoredLine
 from billing_cli.ledger.maintenance import CHAIN_TABLES
 from billing_cli.models import Meter
 

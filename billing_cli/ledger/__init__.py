@@ -10,10 +10,11 @@ from billing_cli.ledger.base import LedgerBase
 from billing_cli.ledger.catalog import CatalogStore
 from billing_cli.ledger.events import EventStore
 from billing_cli.ledger.invoices import InvoiceStore
+from billing_cli.ledger.late_events import LateEventStore
 from billing_cli.ledger.maintenance import MaintenanceStore
 
 
-class Ledger(MaintenanceStore, InvoiceStore, EventStore, CatalogStore, LedgerBase):
+class Ledger(MaintenanceStore, LateEventStore, InvoiceStore, EventStore, CatalogStore, LedgerBase):
     """A billing ledger file. Open with `Ledger(path, create=...)`; use `write()`/`read()`."""
 
 

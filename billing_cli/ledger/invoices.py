@@ -1,4 +1,4 @@
-"""Reads and writes of invoices, their lines, and the late-event resolutions (SPEC 2.6, 4).
+"""Reads and writes of invoices and their lines (SPEC 4).
 
 Drafts are rewritten freely; a finalized invoice is only ever touched by a status transition.
 The UNIQUE key (subscription, period_start, period_end, billing_reason) is what makes two
@@ -24,10 +24,6 @@ _INVOICE_COLUMNS = (
     " period_start, period_end, subtotal, total, starting_balance, ending_balance, amount_due,"
     " amount_paid, computed_at, finalized_at, paid_at, voided_at, marked_uncollectible_at, hash"
 )
-_NOT_CANCELLED = (
-    "NOT EXISTS (SELECT 1 FROM meter_event_adjustments c"
-    " WHERE c.identifier = e.identifier AND c.type = 'cancel')"
-)
 _ZERO = Decimal(0)
 # The date column each status after `open` sets (SPEC 4.5), recorded in the invoice chain.
 STATUS_DATES = {
@@ -35,22 +31,6 @@ STATUS_DATES = {
     "void": "voided_at",
     "uncollectible": "marked_uncollectible_at",
 }
-
-
-@dataclass(frozen=True)
-class LateEvent:
-    """A stored late event (SPEC 2.6) and, once resolved, the invoice whose period it is in."""
-
-    seq: int
-    identifier: str
-    event_name: str
-    meter: str
-    customer: str
-    timestamp: int
-    value: Decimal | None
-    received: int
-    resolved_invoice: str | None
-    resolved_at: int | None
 
 
 @dataclass(frozen=True)
@@ -72,17 +52,7 @@ class ChainEntry:
         return tuple(getattr(self, name) for name in chain.INVOICE_CHAIN_FIELDS)
 
 
-@dataclass(frozen=True)
-class StoredLine:
-    """A finalized line with the invoice facts late-usage arithmetic needs."""
-
-    invoice: str
-    finalized_at: int
-    number: str
-    line: Line
-
-
-def _line(row: sqlite3.Row) -> Line:
+def line_from_row(row: sqlite3.Row) -> Line:
     unit = row["unit_amount_decimal"]
     return Line(
         id=row["id"],
@@ -104,22 +74,6 @@ def _line(row: sqlite3.Row) -> Line:
 def _invoice(row: sqlite3.Row, lines: Iterable[Line]) -> Invoice:
     data = {k: row[k] for k in row.keys()}
     return Invoice(**data, lines=tuple(lines))
-
-
-def _late(row: sqlite3.Row) -> LateEvent:
-    value = row["value"]
-    return LateEvent(
-        seq=row["seq"],
-        identifier=row["identifier"],
-        event_name=row["event_name"],
-        meter=row["meter"],
-        customer=row["customer"],
-        timestamp=row["timestamp"],
-        value=None if value is None else Decimal(value),
-        received=row["received"],
-        resolved_invoice=row["resolved_invoice"],
-        resolved_at=row["resolved_at"],
-    )
 
 
 def number_seq(number: str) -> int:
@@ -318,7 +272,7 @@ class InvoiceStore:
         )
         for lr in line_rows:
             try:
-                line = _line(lr)
+                line = line_from_row(lr)
             except (ValueError, TypeError, ArithmeticError) as exc:
                 raise UnreadableRow("invoice_lines", lr["id"], exc) from exc
             lines[lr["invoice"]].append(line)
@@ -378,84 +332,6 @@ class InvoiceStore:
             Target(r["billing_reason"], r["period_start"], r["period_end"]): (r["id"], r["status"])
             for r in rows
         }
-
-    # -- events, as invoices see them ---------------------------------------------------------
-    def late_events(self, customer: str | None = None) -> list[LateEvent]:
-        """Late events not cancelled, oldest received first, with their resolution if any."""
-        where = "" if customer is None else " AND e.customer = ?"
-        rows = self.conn.execute(
-            "SELECT e.seq, e.identifier, e.event_name, e.meter, e.customer, e.timestamp,"
-            " e.value, e.received, r.invoice AS resolved_invoice, r.created AS resolved_at"
-            " FROM meter_events e LEFT JOIN meter_event_adjustments r"
-            " ON r.identifier = e.identifier AND r.type = 'resolve'"
-            f" WHERE e.status = 'late' AND {_NOT_CANCELLED}{where} ORDER BY e.seq",
-            () if customer is None else (customer,),
-        )
-        return [_late(r) for r in rows]
-
-    def resolved_late_events(self, customer: str) -> list[LateEvent]:
-        """The customer's resolved late events (not cancelled), found through the small
-        adjustments table so that invoicing never scans meter_events."""
-        rows = self.conn.execute(
-            "SELECT e.seq, e.identifier, e.event_name, e.meter, e.customer, e.timestamp,"
-            " e.value, e.received, r.invoice AS resolved_invoice, r.created AS resolved_at"
-            # CROSS JOIN pins the small adjustments table as the outer loop (SQLite's rule).
-            " FROM meter_event_adjustments r CROSS JOIN meter_events e"
-            " ON e.identifier = r.identifier"
-            f" WHERE r.type = 'resolve' AND e.customer = ? AND e.status = 'late'"
-            f" AND {_NOT_CANCELLED} ORDER BY e.seq",
-            (customer,),
-        )
-        return [_late(r) for r in rows]
-
-    def covering_line(self, customer: str, meter: str, timestamp: int) -> StoredLine | None:
-        """The finalized metered line whose period holds `timestamp` (what makes it late)."""
-        row = self.conn.execute(
-            "SELECT l.*, i.finalized_at AS _fin, i.number AS _num FROM invoice_lines l"
-            " JOIN invoices i ON i.id = l.invoice"
-            " WHERE i.customer = ? AND i.status != 'draft' AND l.type = 'subscription'"
-            " AND l.meter = ? AND l.period_start <= ? AND ? < l.period_end"
-            " ORDER BY i.finalized_at LIMIT 1",
-            (customer, meter, timestamp, timestamp),
-        ).fetchone()
-        if row is None:
-            return None
-        return StoredLine(row["invoice"], row["_fin"], row["_num"], _line(row))
-
-    def get_line(self, line_id: str) -> StoredLine | None:
-        row = self.conn.execute(
-            "SELECT l.*, i.finalized_at AS _fin, i.number AS _num FROM invoice_lines l"
-            " JOIN invoices i ON i.id = l.invoice WHERE l.id = ?",
-            (line_id,),
-        ).fetchone()
-        if row is None:
-            return None
-        return StoredLine(row["invoice"], row["_fin"], row["_num"], _line(row))
-
-    def finalized_late_lines(self, customer: str) -> list[StoredLine]:
-        """Late-usage lines on the customer's finalized invoices, in finalization order."""
-        rows = self.conn.execute(
-            "SELECT l.*, i.finalized_at AS _fin, i.number AS _num FROM invoice_lines l"
-            " JOIN invoices i ON i.id = l.invoice"
-            " WHERE i.customer = ? AND i.status != 'draft' AND l.type = 'late_usage'",
-            (customer,),
-        ).fetchall()
-        found = [StoredLine(r["invoice"], r["_fin"], r["_num"], _line(r)) for r in rows]
-        return sorted(found, key=lambda s: (s.finalized_at, number_seq(s.number), s.line.id))
-
-    def add_resolution(self, identifier: str, invoice: str, created: int) -> None:
-        """Append a `resolve` adjustment, linked into the adjustments' hash chain."""
-        last = self.conn.execute(
-            "SELECT seq, hash FROM meter_event_adjustments ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        seq = 1 if last is None else last["seq"] + 1
-        previous = chain.GENESIS if last is None else last["hash"]
-        digest = chain.link(previous, (seq, "resolve", identifier, invoice, created))
-        self.conn.execute(
-            "INSERT INTO meter_event_adjustments (seq, type, identifier, invoice, created, hash)"
-            " VALUES (?, 'resolve', ?, ?, ?, ?)",
-            (seq, identifier, invoice, created, digest),
-        )
 
     # -- integrity ----------------------------------------------------------------------------
     def integrity_problems(self) -> list[str]:

@@ -1,0 +1,140 @@
+"""Late events as invoices see them (SPEC 2.6): which finalized line made an event late, and
+the `resolve` adjustments that carry late usage onto a customer's next invoice."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from decimal import Decimal
+
+from billing_cli import chain
+from billing_cli.invoicing import Line
+from billing_cli.ledger.invoices import line_from_row, number_seq
+
+_NOT_CANCELLED = (
+    "NOT EXISTS (SELECT 1 FROM meter_event_adjustments c"
+    " WHERE c.identifier = e.identifier AND c.type = 'cancel')"
+)
+
+
+@dataclass(frozen=True)
+class LateEvent:
+    """A stored late event (SPEC 2.6) and, once resolved, the invoice whose period it is in."""
+
+    seq: int
+    identifier: str
+    event_name: str
+    meter: str
+    customer: str
+    timestamp: int
+    value: Decimal | None
+    received: int
+    resolved_invoice: str | None
+    resolved_at: int | None
+
+
+@dataclass(frozen=True)
+class StoredLine:
+    """A finalized line with the invoice facts late-usage arithmetic needs."""
+
+    invoice: str
+    finalized_at: int
+    number: str
+    line: Line
+
+
+def _late(row: sqlite3.Row) -> LateEvent:
+    value = row["value"]
+    return LateEvent(
+        seq=row["seq"],
+        identifier=row["identifier"],
+        event_name=row["event_name"],
+        meter=row["meter"],
+        customer=row["customer"],
+        timestamp=row["timestamp"],
+        value=None if value is None else Decimal(value),
+        received=row["received"],
+        resolved_invoice=row["resolved_invoice"],
+        resolved_at=row["resolved_at"],
+    )
+
+
+class LateEventStore:
+    conn: sqlite3.Connection
+
+    def late_events(self, customer: str | None = None) -> list[LateEvent]:
+        """Late events not cancelled, oldest received first, with their resolution if any."""
+        where = "" if customer is None else " AND e.customer = ?"
+        rows = self.conn.execute(
+            "SELECT e.seq, e.identifier, e.event_name, e.meter, e.customer, e.timestamp,"
+            " e.value, e.received, r.invoice AS resolved_invoice, r.created AS resolved_at"
+            " FROM meter_events e LEFT JOIN meter_event_adjustments r"
+            " ON r.identifier = e.identifier AND r.type = 'resolve'"
+            f" WHERE e.status = 'late' AND {_NOT_CANCELLED}{where} ORDER BY e.seq",
+            () if customer is None else (customer,),
+        )
+        return [_late(r) for r in rows]
+
+    def resolved_late_events(self, customer: str) -> list[LateEvent]:
+        """The customer's resolved late events (not cancelled), found through the small
+        adjustments table so that invoicing never scans meter_events."""
+        rows = self.conn.execute(
+            "SELECT e.seq, e.identifier, e.event_name, e.meter, e.customer, e.timestamp,"
+            " e.value, e.received, r.invoice AS resolved_invoice, r.created AS resolved_at"
+            # CROSS JOIN pins the small adjustments table as the outer loop (SQLite's rule).
+            " FROM meter_event_adjustments r CROSS JOIN meter_events e"
+            " ON e.identifier = r.identifier"
+            f" WHERE r.type = 'resolve' AND e.customer = ? AND e.status = 'late'"
+            f" AND {_NOT_CANCELLED} ORDER BY e.seq",
+            (customer,),
+        )
+        return [_late(r) for r in rows]
+
+    def covering_line(self, customer: str, meter: str, timestamp: int) -> StoredLine | None:
+        """The finalized metered line whose period holds `timestamp` (what makes it late)."""
+        row = self.conn.execute(
+            "SELECT l.*, i.finalized_at AS _fin, i.number AS _num FROM invoice_lines l"
+            " JOIN invoices i ON i.id = l.invoice"
+            " WHERE i.customer = ? AND i.status != 'draft' AND l.type = 'subscription'"
+            " AND l.meter = ? AND l.period_start <= ? AND ? < l.period_end"
+            " ORDER BY i.finalized_at LIMIT 1",
+            (customer, meter, timestamp, timestamp),
+        ).fetchone()
+        if row is None:
+            return None
+        return StoredLine(row["invoice"], row["_fin"], row["_num"], line_from_row(row))
+
+    def get_line(self, line_id: str) -> StoredLine | None:
+        row = self.conn.execute(
+            "SELECT l.*, i.finalized_at AS _fin, i.number AS _num FROM invoice_lines l"
+            " JOIN invoices i ON i.id = l.invoice WHERE l.id = ?",
+            (line_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return StoredLine(row["invoice"], row["_fin"], row["_num"], line_from_row(row))
+
+    def finalized_late_lines(self, customer: str) -> list[StoredLine]:
+        """Late-usage lines on the customer's finalized invoices, in finalization order."""
+        rows = self.conn.execute(
+            "SELECT l.*, i.finalized_at AS _fin, i.number AS _num FROM invoice_lines l"
+            " JOIN invoices i ON i.id = l.invoice"
+            " WHERE i.customer = ? AND i.status != 'draft' AND l.type = 'late_usage'",
+            (customer,),
+        ).fetchall()
+        found = [StoredLine(r["invoice"], r["_fin"], r["_num"], line_from_row(r)) for r in rows]
+        return sorted(found, key=lambda s: (s.finalized_at, number_seq(s.number), s.line.id))
+
+    def add_resolution(self, identifier: str, invoice: str, created: int) -> None:
+        """Append a `resolve` adjustment, linked into the adjustments' hash chain."""
+        last = self.conn.execute(
+            "SELECT seq, hash FROM meter_event_adjustments ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        seq = 1 if last is None else last["seq"] + 1
+        previous = chain.GENESIS if last is None else last["hash"]
+        digest = chain.link(previous, (seq, "resolve", identifier, invoice, created))
+        self.conn.execute(
+            "INSERT INTO meter_event_adjustments (seq, type, identifier, invoice, created, hash)"
+            " VALUES (?, 'resolve', ?, ?, ?, ?)",
+            (seq, identifier, invoice, created, digest),
+        )
