@@ -16,31 +16,24 @@ naming the invoice or the stage it was checking, never a crash (BILLING_DEBUG=1 
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from billing_cli import chain, invoicing
+from billing_cli import invoicing
 from billing_cli.aggregation import Aggregate
+from billing_cli.api.chain_check import Problem, check_event_chains, check_invoice_chain
 from billing_cli.api.compose import base_usage, catalog_for, late_line
 from billing_cli.api.context import Context
 from billing_cli.errors import BillingError, LedgerError, UnreadableRow
-from billing_cli.invoice_json import header_hash, invoice_hash, line_hashes
+from billing_cli.invoice_json import invoice_hash
 from billing_cli.invoicing import Invoice, Line
 from billing_cli.ledger import Ledger
-from billing_cli.ledger.invoices import STATUS_DATES, ChainEntry, number_seq
+from billing_cli.ledger.invoices import number_seq
 from billing_cli.ledger.late_events import StoredLine
-from billing_cli.ledger.maintenance import CHAIN_TABLES
 from billing_cli.models import Meter
-
-
-@dataclass(frozen=True)
-class Problem:
-    subject: str  # invoice number or id, customer id, or "ledger"
-    message: str
 
 
 @dataclass
@@ -242,169 +235,6 @@ def _check_customers(led: Ledger, invoices: list[Invoice]) -> list[Problem]:
     return found
 
 
-# -- the hash chains ----------------------------------------------------------------------------
-
-_NEXT = {"open": ("paid", "void", "uncollectible"), "uncollectible": ("paid", "void")}  # SPEC 4.5
-_STATUS_FIELDS = ("status", "finalized_at", *STATUS_DATES.values(), "amount_paid")
-
-
-@dataclass
-class _Recorded:
-    """An invoice as the invoice chain says it must be now."""
-
-    opened: ChainEntry
-    fields: dict[str, object]
-
-
-def _check_event_chains(led: Ledger) -> list[Problem]:
-    found = []
-    for table in CHAIN_TABLES:
-        missing = led.first_missing_seq(table)
-        if missing is not None:
-            found.append(
-                Problem("ledger", f"{table} seq {missing} is missing (deleted outside billing)")
-            )
-    finding = led.verify_event_chain()
-    if finding is not None:
-        found.append(Problem("ledger", finding))
-    return found
-
-
-def _replay(entries: list[ChainEntry]) -> tuple[dict[str, _Recorded], list[Problem]]:
-    """Walk the invoice chain: the first row whose hash does not link is named; the rows give
-    each invoice's recorded finalization, status, dates and amount paid."""
-    found: list[Problem] = []
-    recorded: dict[str, _Recorded] = {}
-    previous, linked = chain.GENESIS, True
-    for e in entries:
-        expected = chain.link(previous, e.values)
-        if linked and e.hash != expected:
-            found.append(
-                Problem(
-                    "ledger",
-                    f"invoice_chain seq {e.seq} ({e.invoice}, {e.status}): hash does not match"
-                    " the chain (the row or one before it was edited, inserted or deleted)",
-                )
-            )
-            linked = False
-        previous = expected
-        state = recorded.get(e.invoice)
-        if e.status == "open" and state is None:
-            fields: dict[str, object] = dict.fromkeys(_STATUS_FIELDS)
-            fields.update(status="open", finalized_at=e.at, amount_paid=0)
-            recorded[e.invoice] = _Recorded(e, fields)
-            continue
-        if state is None or e.status not in _NEXT.get(str(state.fields["status"]), ()):
-            was = "not finalized" if state is None else state.fields["status"]
-            found.append(
-                Problem(
-                    e.invoice,
-                    f"invoice_chain seq {e.seq}: {e.invoice} cannot become {e.status} (it was"
-                    f" {was}; SPEC 4.5)",
-                )
-            )
-            continue
-        state.fields["status"] = e.status
-        state.fields[STATUS_DATES[e.status]] = e.at
-        if e.status == "paid":
-            state.fields["amount_paid"] = e.amount_paid
-    return recorded, found
-
-
-def _recorded_lines(opened: ChainEntry) -> list[tuple[str, str]] | None:
-    try:
-        pairs = json.loads(opened.line_hashes or "")
-        return [(str(line_id), str(digest)) for line_id, digest in pairs]
-    except (ValueError, TypeError):
-        return None
-
-
-def _check_recorded(inv: Invoice, rec: _Recorded) -> list[Problem]:
-    """One invoice against its chain rows: header, each line, status and dates."""
-    name = inv.number or inv.id or "?"
-    seq = rec.opened.seq
-    found: list[Problem] = []
-    if header_hash(inv) != rec.opened.header_hash:
-        found.append(
-            Problem(
-                name,
-                f"invoices {inv.id}: its amounts, dates or other fields are not those recorded"
-                f" at finalization (invoice_chain seq {seq}): edited outside billing",
-            )
-        )
-    want = _recorded_lines(rec.opened)
-    if want is None:
-        return [
-            *found,
-            Problem(name, f"invoice_chain seq {seq}: its line hashes are unreadable: edited"),
-        ]
-    have = [tuple(pair) for pair in json.loads(line_hashes(inv))]
-    want_ids = {i for i, _ in want}
-    have_by_id = dict(have)
-    for position, (line_id, digest) in enumerate(want, start=1):
-        if line_id not in have_by_id:
-            found.append(
-                Problem(name, f"invoice_lines {line_id} (line {position}) is missing: deleted")
-            )
-        elif have_by_id[line_id] != digest:
-            found.append(
-                Problem(
-                    name,
-                    f"invoice_lines {line_id} (line {position}): not the line recorded at"
-                    f" finalization (invoice_chain seq {seq}): edited outside billing",
-                )
-            )
-    for line_id, _ in have:
-        if line_id not in want_ids:
-            found.append(
-                Problem(name, f"invoice_lines {line_id}: not part of {name} at finalization")
-            )
-    if not found and [i for i, _ in have] != [i for i, _ in want]:
-        found.append(Problem(name, f"invoice_lines of {inv.id}: reordered after finalization"))
-    actual = {f: getattr(inv, f) for f in _STATUS_FIELDS}
-    moved = [f for f in _STATUS_FIELDS if actual[f] != rec.fields[f]]
-    if moved:
-        detail = ", ".join(f"{f} {actual[f]} (recorded: {rec.fields[f]})" for f in moved)
-        found.append(
-            Problem(
-                name,
-                f"invoices {inv.id}: {detail}: changed outside billing, not by a transition",
-            )
-        )
-    return found
-
-
-def _check_invoice_chain(
-    led: Ledger, finalized: list[Invoice], unreadable: set[str]
-) -> list[Problem]:
-    recorded, found = _replay(led.invoice_chain())
-    by_id = {inv.id: inv for inv in finalized}
-    for invoice_id, rec in recorded.items():
-        if invoice_id in unreadable:
-            continue  # named already
-        inv = by_id.get(invoice_id) or led.get_invoice(invoice_id)
-        if inv is None or inv.id != invoice_id:
-            found.append(
-                Problem(
-                    invoice_id,
-                    f"invoices {invoice_id} is missing (invoice_chain seq {rec.opened.seq}"
-                    " records its finalization): deleted outside billing",
-                )
-            )
-            continue
-        found += _check_recorded(inv, rec)
-    for inv in finalized:
-        if inv.id not in recorded:
-            found.append(
-                Problem(
-                    inv.number or inv.id or "?",
-                    f"invoices {inv.id}: {inv.status}, but the invoice chain has no finalization"
-                    " of it: finalized outside billing",
-                )
-            )
-    return found
-
-
 def check_ledger(ctx: Context) -> CheckReport:
     """Every finding is a `Problem`; the CLI exits 6 when there is any."""
     report = CheckReport()
@@ -417,11 +247,11 @@ def check_ledger(ctx: Context) -> CheckReport:
         unreadable: list[Problem] = []
         invoices, skipped = _read_invoices(led, unreadable)
         report.chains = led.chain_heads()
-        step("ledger", "walking the event chains", lambda: _check_event_chains(led))
+        step("ledger", "walking the event chains", lambda: check_event_chains(led))
         step(
             "ledger",
             "walking the invoice chain",
-            lambda: _check_invoice_chain(led, invoices, skipped),
+            lambda: check_invoice_chain(led, invoices, skipped),
         )
         found += unreadable
         found += [Problem("ledger", p) for p in led.integrity_problems()]
