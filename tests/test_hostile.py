@@ -29,6 +29,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from billing_cli.ledger.maintenance import COUNTED_TABLES
 from tests.conftest import Billing, build_alpaca, json_of
 
 EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "12"))
@@ -39,18 +40,6 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 EXIT_CODES = {0, 2, 3, 4, 5, 6, 7}
-TABLES = (
-    "meters",
-    "products",
-    "prices",
-    "customers",
-    "subscriptions",
-    "subscription_items",
-    "meter_events",
-    "meter_event_adjustments",
-    "invoices",
-    "invoice_lines",
-)
 
 # Near-misses and classics: what a typo, a spreadsheet or an attacker produces.
 SAMPLES = [
@@ -200,7 +189,7 @@ def row_counts(db: Path) -> dict[str, int] | None:
         return None
     conn = sqlite3.connect(db)
     try:
-        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in COUNTED_TABLES}
     finally:
         conn.close()
 

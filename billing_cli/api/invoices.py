@@ -9,6 +9,7 @@ from billing_cli import ids, invoicing, schedule
 from billing_cli.api.catalog import require_customer
 from billing_cli.api.compose import compose_for, finalize_draft
 from billing_cli.api.context import Context
+from billing_cli.api.subscriptions import require_subscription
 from billing_cli.clock import parse_duration
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
 from billing_cli.invoicing import Invoice, Target
@@ -37,15 +38,6 @@ def require_invoice(led: Ledger, invoice_id: str) -> Invoice:
     return inv
 
 
-def _require_subscription(led: Ledger, subscription_id: str) -> Subscription:
-    sub = led.get_subscription(subscription_id)
-    if sub is None:
-        raise NotFound(
-            f"no subscription {subscription_id!r}", hint="`billing subscription list` shows them"
-        )
-    return sub
-
-
 # -- preview ------------------------------------------------------------------------------------
 
 
@@ -68,7 +60,7 @@ def upcoming(ctx: Context, *, customer: str, subscription: str | None = None) ->
     with ctx.ledger(write=False) as led, led.read():
         cust = require_customer(led, customer)
         if subscription is not None:
-            sub = _require_subscription(led, subscription)
+            sub = require_subscription(led, subscription)
             if sub.customer != cust.id:
                 raise InvalidInput(
                     f"subscription {sub.id} belongs to {sub.customer}, not {cust.id}",
@@ -190,7 +182,7 @@ def finalize(ctx: Context, invoice_id: str) -> Invoice:
         inv = require_invoice(led, invoice_id)
         _check_transition(inv, "finalize")
         assert inv.subscription is not None
-        sub = _require_subscription(led, inv.subscription)
+        sub = require_subscription(led, inv.subscription)
         fresh = compose_for(led, sub, inv.target, as_of=now, invoice_id=inv.id, created=inv.created)
         led.replace_draft(fresh)
         return finalize_draft(led, fresh, now)
@@ -277,7 +269,7 @@ def cancel_subscription(
         raise UsageError("--at-period-end and --invoice-now cannot be used together")
     now = ctx.now_ts
     with ctx.ledger(write=False) as led, led.write():  # an existing ledger only
-        sub = _require_subscription(led, subscription_id)
+        sub = require_subscription(led, subscription_id)
         if schedule.effective_status(sub, now) == "canceled":
             raise Conflict(
                 f"subscription {sub.id} is already canceled",
@@ -289,11 +281,11 @@ def cancel_subscription(
                 led.update_subscription(
                     sub.id, cancel_at_period_end=1, canceled_at=now, ended_at=end
                 )
-            return Cancellation(_require_subscription(led, sub.id), None, False)
+            return Cancellation(require_subscription(led, sub.id), None, False)
         led.update_subscription(
             sub.id, status="canceled", cancel_at_period_end=0, canceled_at=now, ended_at=now
         )
-        sub = _require_subscription(led, sub.id)
+        sub = require_subscription(led, sub.id)
         target = invoicing.cancel_target(sub)
         invoice = None
         if target is not None and invoice_now:
