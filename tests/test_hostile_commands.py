@@ -23,9 +23,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing_cli.ledger import Ledger
 from tests.conftest import Billing, json_of
 from tests.test_hostile import CORE, EXIT_CODES, SAMPLES, SETTINGS, assert_contract, hostile
+from tests.trust_state import assert_event_chain_and_rollups_whole
 
 NOW = "2026-12-01T10:30:00Z"  # November is closed (past its grace)
 INVOICE_SAMPLES = ["ALPACA-0001", "ALPACA-0002", "ALPACA-0003", "ALPACA-", "alpaca-0001",
@@ -215,15 +215,6 @@ def _counts(db: Path) -> int:
         conn.close()
 
 
-def _whole(db: Path) -> None:
-    led = Ledger(db, create=False)
-    try:
-        assert led.verify_event_chain() is None
-        assert led.verify_rollups() is None
-    finally:
-        led.close()
-
-
 def import_contract(billing: Billing, argv: list[str], data: bytes | None) -> dict | None:
     """Exit 0/7 with a summary whose `accepted` rows, and only those, were stored; any other
     exit is one clean error line with nothing stored."""
@@ -242,7 +233,7 @@ def import_contract(billing: Billing, argv: list[str], data: bytes | None) -> di
     stored = 0 if "--dry-run" in argv else summary["accepted"]
     assert _counts(billing.db) == events + stored, context
     assert (result.exit_code == 7) == (summary["rejected"] > 0), context
-    _whole(billing.db)
+    assert_event_chain_and_rollups_whole(billing.db)
     return summary
 
 

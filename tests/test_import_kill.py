@@ -19,7 +19,7 @@ import pytest
 
 from billing_cli.api import Context, catalog
 from billing_cli.clock import parse_time
-from billing_cli.ledger import Ledger
+from tests.trust_state import assert_event_chain_and_rollups_whole
 
 NOW = "2026-11-01T09:00:00Z"
 NOW_TS = 1_793_523_600
@@ -85,15 +85,6 @@ def state(db: Path) -> tuple[list[tuple], list[tuple]]:
         conn.close()
 
 
-def check_consistent(db: Path) -> None:
-    led = Ledger(db, create=False)
-    try:
-        assert led.verify_event_chain() is None
-        assert led.verify_rollups() is None
-    finally:
-        led.close()
-
-
 @pytest.mark.parametrize("delay", [0.2, 0.6, 1.3])
 def test_sigkill_then_rerun_equals_one_clean_run(setup: dict[str, Path], delay: float) -> None:
     db = setup["root"] / f"killed_{delay}.db"
@@ -105,14 +96,14 @@ def test_sigkill_then_rerun_equals_one_clean_run(setup: dict[str, Path], delay: 
     proc.wait()
     partial = len(state(db)[0])
     assert partial % 10_000 == 0 or partial == state(setup["clean"])[0].__len__()  # whole batches
-    check_consistent(db)
+    assert_event_chain_and_rollups_whole(db)
     again = run_import(db, setup["events"])
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)
     assert summary["read"] == ROWS and summary["rejected"] == 0
     assert summary["duplicates"] == partial and summary["accepted"] == ROWS - partial
     assert state(db) == state(setup["clean"])
-    check_consistent(db)
+    assert_event_chain_and_rollups_whole(db)
 
 
 def test_two_overlapping_imports_at_once_lose_nothing_and_count_nothing_twice(
@@ -140,7 +131,7 @@ def test_two_overlapping_imports_at_once_lose_nothing_and_count_nothing_twice(
     total = sum((Decimal(e[6]) for e in events), Decimal(0))
     assert sum((Decimal(r[4]) for r in rollups), Decimal(0)) == total
     assert sum(r[3] for r in rollups) == 45_000
-    check_consistent(db)
+    assert_event_chain_and_rollups_whole(db)
     # The same rows as the clean run's first 45,000 (receipt order may differ).
     clean = {e[1]: e[1:9] for e in state(setup["clean"])[0]}
     assert sorted(e[1:9] for e in events) == sorted(clean[e[1]] for e in events)

@@ -18,6 +18,7 @@ from typing import Any
 
 from billing_cli.api import Context, catalog, subscriptions
 from billing_cli.api import prices as prices_api
+from billing_cli.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -132,3 +133,13 @@ def gapless(state: dict[str, Any]) -> bool:
         sorted(seqs) == list(range(1, len(seqs) + 1)) and following[cid] == len(seqs) + 1
         for cid, seqs in numbers.items()
     )
+
+
+def assert_event_chain_and_rollups_whole(db: Path) -> None:
+    """The event hash chain links up and the hourly roll-ups equal the raw events."""
+    led = Ledger(db, create=False)
+    try:
+        assert led.verify_event_chain() is None
+        assert led.verify_rollups() is None
+    finally:
+        led.close()

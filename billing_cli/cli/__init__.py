@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
-import typer.core
 from typer.core import TyperGroup
 
 from billing_cli import __version__
@@ -39,16 +39,6 @@ def _fail(message: str, hint: str | None, code: int) -> int:
     return code
 
 
-# Typer ≥ 0.20 parses with its own vendored copy of click (`typer._click`), older Typer with click
-# itself: the boundary must catch the exceptions of whichever one parses our command line.
-_click: Any = getattr(typer.core, "_click", None) or typer.core.click  # type: ignore[attr-defined]
-_ClickException = _click.exceptions.ClickException
-_ClickUsageError = _click.exceptions.UsageError
-_BadParameter = _click.exceptions.BadParameter
-_MissingParameter = _click.exceptions.MissingParameter
-_NoArgsIsHelpError = _click.exceptions.NoArgsIsHelpError
-
-
 def _missing_command(exc: Any) -> int:
     """`billing meter` alone: name the subcommands instead of dumping the whole help."""
     ctx = exc.ctx
@@ -61,18 +51,18 @@ def _missing_command(exc: Any) -> int:
 def _handle(exc: BaseException) -> int:
     if isinstance(exc, BillingError):
         return _fail(exc.message, exc.hint, exc.exit_code)
-    if isinstance(exc, _NoArgsIsHelpError) or (
-        isinstance(exc, _ClickUsageError) and exc.format_message().startswith("Missing command")
-    ):
+    if isinstance(exc, click.UsageError) and exc.format_message().startswith("Missing command"):
         return _missing_command(exc)
-    if isinstance(exc, _ClickUsageError):
+    if isinstance(exc, click.UsageError):
         cmd = exc.ctx.command_path if exc.ctx else "billing"
         message = " ".join(exc.format_message().split())
         # A value of the wrong type (`--interval-count abc`) is invalid input (exit 4); an
         # unknown option, a missing one or a missing argument is a usage error (exit 2).
-        bad_value = isinstance(exc, _BadParameter) and not isinstance(exc, _MissingParameter)
+        bad_value = isinstance(exc, click.BadParameter) and not isinstance(
+            exc, click.MissingParameter
+        )
         return _fail(message, f"see `{cmd} --help`", 4 if bad_value else 2)
-    if isinstance(exc, _ClickException):
+    if isinstance(exc, click.ClickException):
         return _fail(" ".join(exc.format_message().split()), None, exc.exit_code)
     if isinstance(exc, typer.Abort | KeyboardInterrupt):
         return _fail("interrupted", None, 130)
