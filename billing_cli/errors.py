@@ -26,6 +26,12 @@ class InvalidInput(BillingError):
     exit_code = 4
 
 
+class AmountOutOfRange(InvalidInput):
+    """An invoice amount, quantity or balance that does not fit the ledger's signed 64-bit
+    integers: refused where it is computed, so one absurd line never reaches SQLite (where it
+    would abort a whole month-end close) and `invoice run` can refuse just its subscription."""
+
+
 class Conflict(BillingError):
     exit_code = 5
 

@@ -15,8 +15,9 @@ from typing import Any
 from billing_cli import periods
 from billing_cli.aggregation import Aggregate, billable_quantity
 from billing_cli.clock import from_unix, to_unix
+from billing_cli.errors import AmountOutOfRange
 from billing_cli.models import Meter, Price, Product, Subscription, SubscriptionItem
-from billing_cli.money import DECIMAL_CONTEXT, decimal_str
+from billing_cli.money import DECIMAL_CONTEXT, INT64_MAX, decimal_str, fits_int64, format_amount
 from billing_cli.pricing import LineAmount, price_line_amount, prorate
 
 CREATE = "subscription_create"
@@ -67,6 +68,33 @@ def usage_window(sub: Subscription, start: int, end: int) -> tuple[int, int]:
     if sub.trial_end is None:
         return start, end
     return max(start, min(sub.trial_end, end)), end
+
+
+# -- the 64-bit limit --------------------------------------------------------------------------
+
+
+def out_of_range(
+    what: str, value: int, currency: str, customer: str, line: Line
+) -> AmountOutOfRange:
+    """The refusal of an amount the ledger cannot store, naming what a user can act on: the
+    price, the customer and the quantity that produced it."""
+    shown = format_amount(value, currency) if what != "quantity" else str(value)
+    return AmountOutOfRange(
+        f"{what} {shown} for customer {customer}, price {line.price}, quantity "
+        f"{decimal_str(line.quantity_decimal)} is outside the range the ledger stores "
+        f"(signed 64-bit: at most {INT64_MAX:,} minor units)",
+        hint="check the price's unit amount and the usage sent for this customer; cancel a "
+        "wrong event with `billing event cancel`",
+    )
+
+
+def checked(line: Line, *, customer: str, currency: str) -> Line:
+    """Refuse a line whose amount or integer quantity does not fit a signed 64-bit integer."""
+    if not fits_int64(line.amount):
+        raise out_of_range("amount", line.amount, currency, customer, line)
+    if not fits_int64(line.quantity):
+        raise out_of_range("quantity", line.quantity, currency, customer, line)
+    return line
 
 
 # -- lines --------------------------------------------------------------------------------------
@@ -138,7 +166,7 @@ def licensed_line(
         }
         amount = _prorated(la.exact_amount, end - paid_start, full[1] - full[0])
     explain["amount"] = amount
-    return Line(
+    line = Line(
         type="subscription",
         description=description,
         period_start=start,
@@ -151,6 +179,7 @@ def licensed_line(
         proration=explain["proration"] is not None,
         explain=explain,
     )
+    return checked(line, customer=sub.customer, currency=price.currency)
 
 
 def _meter_explain(meter: Meter, window: tuple[int, int], agg: Aggregate) -> dict[str, Any]:
@@ -184,7 +213,7 @@ def metered_line(
     explain = {**_meter_explain(meter, window, agg), **_pricing_explain(price, la)}
     explain["trial"] = None if window[0] == start else {"trial_end": sub.trial_end}
     explain["amount"] = amount
-    return Line(
+    line = Line(
         type="subscription",
         description=f"Trial period for {name}" if in_trial else name,
         period_start=start,
@@ -197,10 +226,12 @@ def metered_line(
         unit_amount_decimal=_line_unit(price),
         explain=explain,
     )
+    return checked(line, customer=sub.customer, currency=price.currency)
 
 
 def late_usage_line(
     *,
+    customer: str,
     original: Line,
     original_invoice: str,
     price: Price,
@@ -232,7 +263,7 @@ def late_usage_line(
         "amount": delta,
     }
     period = f"{_day(original.period_start)} – {_day(original.period_end)}"
-    return Line(
+    line = Line(
         type="late_usage",
         description=f"Late usage: {product.name} ({period})",
         period_start=original.period_start,
@@ -245,6 +276,7 @@ def late_usage_line(
         unit_amount_decimal=_line_unit(price),
         explain=explain,
     )
+    return checked(line, customer=customer, currency=price.currency)
 
 
 def _day(ts: int) -> str:

@@ -32,10 +32,11 @@ from billing_cli.invoice_lines import (
     late_usage_line,
     licensed_line,
     metered_line,
+    out_of_range,
     usage_window,
 )
 from billing_cli.models import Subscription
-from billing_cli.money import decimal_str
+from billing_cli.money import decimal_str, fits_int64
 
 __all__ = [
     "CANCEL",
@@ -175,6 +176,16 @@ def _subscription_lines(
 # -- the invoice --------------------------------------------------------------------------------
 
 
+def _check_sum(
+    what: str, value: int, currency: str, customer: str, lines: tuple[Line, ...]
+) -> None:
+    """A subtotal or balance past the signed 64-bit range: refused, naming the biggest line
+    (its price and quantity are what a user can correct)."""
+    if not fits_int64(value):
+        biggest = max(lines, key=lambda line: abs(line.amount))
+        raise out_of_range(what, value, currency, customer, biggest)
+
+
 def settle(total: int, starting_balance: int) -> tuple[int, int]:
     """Stripe's customer balance: (amount_due, ending_balance); leftover credit carries over."""
     net = total + starting_balance
@@ -200,6 +211,8 @@ def compose(
     """
     lines = tuple(_subscription_lines(sub, target, catalog, usage)) + tuple(late_lines)
     subtotal = sum(line.amount for line in lines)
+    _check_sum("subtotal", subtotal, sub.currency, sub.customer, lines)
+    _check_sum("balance", subtotal + starting_balance, sub.currency, sub.customer, lines)
     amount_due, _ = settle(subtotal, starting_balance)
     return Invoice(
         id=invoice_id,
@@ -224,6 +237,7 @@ def compose(
 
 def finalized(inv: Invoice, *, number: str, finalized_at: int, starting_balance: int) -> Invoice:
     """Draft → open: the number, the balance carried in and out; lines are frozen from here."""
+    _check_sum("balance", inv.total + starting_balance, inv.currency, inv.customer, inv.lines)
     amount_due, ending = settle(inv.total, starting_balance)
     return replace(
         inv,

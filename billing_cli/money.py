@@ -21,10 +21,13 @@ from billing_cli.errors import InvalidInput
 
 __all__ = [
     "DECIMAL_CONTEXT",
+    "INT64_MAX",
+    "INT64_MIN",
     "ISO_4217_CODES",
     "currency_exponent",
     "decimal_str",
     "format_amount",
+    "fits_int64",
     "format_unit_amount",
     "normalize_currency",
     "parse_decimal",
@@ -38,6 +41,17 @@ DECIMAL_CONTEXT = Context(
     rounding=ROUND_HALF_UP,
     traps=[InvalidOperation, DivisionByZero, Overflow],
 )
+
+# The ledger stores amounts, quantities and balances as SQLite INTEGERs: signed 64-bit. An
+# amount outside this range cannot be stored, so it is refused where it is computed.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+def fits_int64(value: int) -> bool:
+    """True when `value` can be stored as an SQLite INTEGER (signed 64-bit)."""
+    return INT64_MIN <= value <= INT64_MAX
+
 
 # ISO 4217 list one (active alphabetic codes, lowercase), including the fund codes (BOV, CHE,
 # CHW, CLF, COU, MXV, USN, UYI, UYW) and the X codes (metals, bond units, XDR, XSU, XUA, XTS,

@@ -106,6 +106,7 @@ def late_line(
     )
     recomputed = _with_late(led, base, meter, customer, window, original.finalized_at, events)
     return invoicing.late_usage_line(
+        customer=customer,
         original=line,
         original_invoice=original.invoice,
         price=price,

@@ -95,12 +95,37 @@ class RunResult:
     recomputed: list[str] = field(default_factory=list)
     finalized: list[str] = field(default_factory=list)
     invoices: dict[str, Invoice] = field(default_factory=dict)
+    # subscription id -> why its invoices were refused (an amount past 64 bits, a bad price):
+    # the subscription is skipped, every other one is closed, the command exits 4 at the end.
+    refused: dict[str, InvalidInput] = field(default_factory=dict)
     dry_run: bool = False
 
 
 class _Rollback(Exception):
     def __init__(self, result: RunResult) -> None:
         self.result = result
+
+
+def _close_one(
+    led: Ledger, sub: Subscription, target: Target, invoice_id: str | None, now: int, grace: int
+) -> tuple[Invoice, list[str]]:
+    """Create or recompute one invoice, finalizing it after grace; returns what was done."""
+    actions: list[str] = []
+    if invoice_id is None:
+        inv = compose_for(led, sub, target, as_of=now, invoice_id=ids.new_id("in_"))
+        if not led.insert_invoice(inv):
+            return inv, actions  # another run created it first
+        actions.append("created")
+    else:
+        old = led.get_invoice(invoice_id)
+        assert old is not None
+        inv = compose_for(led, sub, target, as_of=now, invoice_id=old.id, created=old.created)
+        led.replace_draft(inv)
+        actions.append("recomputed")
+    if target.period_end + grace <= now:
+        inv = finalize_draft(led, inv, now)
+        actions.append("finalized")
+    return inv, actions
 
 
 def _run(led: Ledger, now: int, grace: int) -> RunResult:
@@ -117,28 +142,27 @@ def _run(led: Ledger, now: int, grace: int) -> RunResult:
     # Oldest period first, across customers: numbers and balances then follow time.
     work.sort(key=lambda w: (w[0], w[1].created, w[1].id))
     for _, sub, target, invoice_id in work:
-        if invoice_id is None:
-            inv = compose_for(led, sub, target, as_of=now, invoice_id=ids.new_id("in_"))
-            if not led.insert_invoice(inv):
-                continue  # another run created it first
-            result.created.append(inv.id or "")
-        else:
-            old = led.get_invoice(invoice_id)
-            assert old is not None
-            inv = compose_for(led, sub, target, as_of=now, invoice_id=old.id, created=old.created)
-            led.replace_draft(inv)
-            result.recomputed.append(invoice_id)
-        if target.period_end + grace <= now:
-            inv = finalize_draft(led, inv, now)
-            result.finalized.append(inv.id or "")
-        result.invoices[inv.id or ""] = inv
+        if sub.id in result.refused:
+            continue  # its later periods wait until the earlier one can be invoiced
+        try:
+            with led.savepoint():
+                inv, actions = _close_one(led, sub, target, invoice_id, now, grace)
+        except InvalidInput as exc:
+            result.refused[sub.id] = exc
+            continue
+        for action in actions:
+            getattr(result, action).append(inv.id or "")
+        if actions:
+            result.invoices[inv.id or ""] = inv
     return result
 
 
 def run(ctx: Context, *, grace: timedelta = DEFAULT_GRACE, dry_run: bool = False) -> RunResult:
     """SPEC 4.4: drafts for every ended period (catching up in order), recomputed on each run,
     finalized once `period_end + grace` has passed. One BEGIN IMMEDIATE transaction, so two
-    concurrent runs queue and the second finds everything done; `--dry-run` rolls it back."""
+    concurrent runs queue and the second finds everything done; `--dry-run` rolls it back.
+    A subscription whose invoice cannot be computed (an amount past 64 bits) is refused alone,
+    in its own savepoint: `result.refused` names it, the others are closed as usual."""
     if grace > MAX_GRACE or grace < timedelta(0):
         raise InvalidInput(f"--grace {grace} is out of range", hint="use 0s to 72h, e.g. 2h")
     grace_s = grace // timedelta(seconds=1)

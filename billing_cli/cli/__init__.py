@@ -24,7 +24,7 @@ from billing_cli.api import Context
 from billing_cli.errors import BillingError
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """Whatever a value holds (a newline, an escape sequence, an undecodable byte in a file name),
     an error stays one line on the terminal: unprintable characters are shown escaped."""
     if text.isprintable():
@@ -33,9 +33,9 @@ def _one_line(text: str) -> str:
 
 
 def _fail(message: str, hint: str | None, code: int) -> int:
-    sys.stderr.write(f"error: {_one_line(message)}\n")
+    sys.stderr.write(f"error: {one_line(message)}\n")
     if hint:
-        sys.stderr.write(f"hint: {_one_line(hint)}\n")
+        sys.stderr.write(f"hint: {one_line(hint)}\n")
     return code
 
 

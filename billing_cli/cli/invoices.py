@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
 from billing_cli.api import invoices as api
-from billing_cli.cli import context
+from billing_cli.cli import context, one_line
 from billing_cli.cli.catalog import IdArg
 from billing_cli.cli.output import Column, CsvOption, JsonOption, print_json, print_table
 from billing_cli.cli.output import render_list as _render_list
@@ -88,14 +89,35 @@ def invoice_run(
     c = context(ctx)
     result = api.run(c, grace=api.parse_grace(grace), dry_run=dry_run)
     if as_json:
-        print_json(
-            {
-                "created": result.created,
-                "recomputed": result.recomputed,
-                "finalized": result.finalized,
-            }
-        )
-        return
+        data: dict = {
+            "created": result.created,
+            "recomputed": result.recomputed,
+            "finalized": result.finalized,
+        }
+        if result.refused:
+            data["refused"] = [
+                {"subscription": sub_id, "error": exc.message}
+                for sub_id, exc in result.refused.items()
+            ]
+        print_json(data)
+    else:
+        _print_run_table(result, dry_run=dry_run)
+    if result.refused:
+        _report_refused(result.refused)
+
+
+def _report_refused(refused: dict) -> None:
+    """One `error:` line per refused subscription (its invoices were left out), then exit 4:
+    everything else was closed, but cron must notice that something was not."""
+    for sub_id, exc in refused.items():
+        sys.stderr.write(f"error: subscription {sub_id} not invoiced: {one_line(exc.message)}\n")
+    hints = {exc.hint for exc in refused.values() if exc.hint}
+    for hint in sorted(hints):
+        sys.stderr.write(f"hint: {one_line(hint)}\n")
+    raise typer.Exit(min(exc.exit_code for exc in refused.values()))
+
+
+def _print_run_table(result, *, dry_run: bool) -> None:  # noqa: ANN001 - api.RunResult
     rows = []
     for invoice_id, inv in result.invoices.items():
         actions = [
@@ -121,6 +143,8 @@ def invoice_run(
     title = "invoice run (dry run: nothing written)" if dry_run else "invoice run"
     if not rows:
         sys_note = "nothing to do: every ended period is invoiced and no draft is pending"
+        if result.refused:
+            sys_note = "nothing invoiced"
         from billing_cli.cli.output import note
 
         note(f"{title}: {sys_note}")

@@ -71,6 +71,23 @@ class LedgerBase:
         finally:
             self._depth = 0
 
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A step inside the open write transaction that can fail alone: on an exception its
+        writes are undone and the rest of the transaction stands (invoice run refuses one
+        subscription and still closes the others)."""
+        try:
+            self.conn.execute("SAVEPOINT step")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK TO step")
+                self.conn.execute("RELEASE step")
+                raise
+            self.conn.execute("RELEASE step")
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path) from exc
+
     def _rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self.conn.execute("ROLLBACK")
