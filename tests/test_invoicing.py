@@ -253,7 +253,7 @@ def test_late_usage_line_is_the_delta_and_may_be_a_credit() -> None:
     original = compose(sub, invoicing.cycle_targets(sub, ts("2026-12-02T00:00Z"))[0], ALPACA_EVENTS)
     line = original.lines[0]
     late = invoicing.late_usage_line(
-        original=line, original_invoice="in_1", price=TOKENS,
+        customer="cus_max", original=line, original_invoice="in_1", price=TOKENS,
         product=CATALOG.products["prod_ai"], meter=METER,
         recomputed=Aggregate(Decimal(4755 + 999), 5, None), already_invoiced=192,
         identifiers=["ev7"],
@@ -263,7 +263,7 @@ def test_late_usage_line_is_the_delta_and_may_be_a_credit() -> None:
     assert late.explain["original_period"] == {"start": line.period_start, "end": line.period_end}
     assert "2026-11-01" in late.description
     credit = invoicing.late_usage_line(
-        original=line, original_invoice="in_1", price=TOKENS,
+        customer="cus_max", original=line, original_invoice="in_1", price=TOKENS,
         product=CATALOG.products["prod_ai"], meter=METER,
         recomputed=Aggregate(Decimal(4755 - 1000), 5, None), already_invoiced=192,
         identifiers=["ev8"],
