@@ -17,6 +17,7 @@ from billing_cli.clock import parse_time, to_unix
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
 from billing_cli.event_rows import check_identifier
 from billing_cli.ingest import EventInput, Reject
+from billing_cli.ledger import Ledger
 from billing_cli.ledger.events import StoredEvent
 from billing_cli.models import Meter
 from billing_cli.validation import Coverage, payload_from_pairs, validate_event
@@ -203,6 +204,22 @@ class UsageSummary:
     start: int
     end: int
     windows: list[UsageWindow]  # one for the whole range, or one per hour/day with events
+    total: Aggregate  # the whole range, as `meter usage` without --window reports it
+    unit: str  # what the values count, for charts' axes (see meter_unit)
+
+
+def meter_unit(led: Ledger, meter: Meter) -> str:
+    """The unit a chart labels its axis with: Stripe keeps units on products (`unit_label`), so
+    the label shared by the products priced on this meter; else "events" for a count meter;
+    else the meter's display name."""
+    labels = set()
+    for price in led.list_prices():
+        if price.meter == meter.id:
+            product = led.get_product(price.product)
+            labels.add(product.unit_label if product is not None else None)
+    if len(labels) == 1 and (label := labels.pop()):
+        return label
+    return "events" if meter.formula == "count" else meter.display_name
 
 
 def meter_usage(
@@ -225,13 +242,15 @@ def meter_usage(
         found = require_meter(led, meter)
         require_customer(led, customer)
         buckets = led.usage_buckets(found.id, customer, start_ts, end_ts, received_by=ctx.now_ts)
+        unit = meter_unit(led, found)
     formula, meter_window = found.formula, found.event_time_window
+    total = aggregate(formula, meter_window, buckets)
     if window is None:
-        whole = UsageWindow(start_ts, end_ts, aggregate(formula, meter_window, buckets))
-        return UsageSummary(found, customer, start_ts, end_ts, [whole])
-    size = HOUR if window == "hour" else DAY
-    windows = [
-        UsageWindow(max(at, start_ts), min(at + size, end_ts), agg)
-        for at, agg in window_totals(formula, meter_window, buckets, window)
-    ]
-    return UsageSummary(found, customer, start_ts, end_ts, windows)
+        windows = [UsageWindow(start_ts, end_ts, total)]
+    else:
+        size = HOUR if window == "hour" else DAY
+        windows = [
+            UsageWindow(max(at, start_ts), min(at + size, end_ts), agg)
+            for at, agg in window_totals(formula, meter_window, buckets, window)
+        ]
+    return UsageSummary(found, customer, start_ts, end_ts, windows, total, unit)

@@ -354,6 +354,14 @@ def meter_usage(
     start: Annotated[str, typer.Option(help="Range start (on a minute).")],
     end: Annotated[str, typer.Option(help="Range end, exclusive (on a minute).")],
     window: Annotated[str | None, typer.Option(help="Per UTC hour or day.")] = None,
+    chart: Annotated[
+        bool,
+        typer.Option(
+            "--chart",
+            help="On a terminal, draw the windows as bars with the total and the peak "
+            "(off a terminal, and with --json/--csv, the data is printed as usual).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
 ) -> None:
@@ -376,4 +384,9 @@ def meter_usage(
         for w in summary.windows
     ]
     title = f"usage of {summary.meter.id} by {summary.customer}"
+    if chart and not (as_json or as_csv) and sys.stdout.isatty():
+        from billing_cli.cli.usage_chart import draw_usage
+
+        draw_usage(summary, window, title=title)
+        return
     render_list(data, USAGE_COLUMNS, as_json=as_json, as_csv=as_csv, title=title)
