@@ -240,14 +240,16 @@ def test_locked_ledger_is_exit_6(billing, db: Path) -> None:
 def test_translate_maps_sqlite_failures() -> None:
     path = Path("b.db")
     cases = [
-        (sqlite3.OperationalError("attempt to write a readonly database"), LedgerError),
-        (sqlite3.OperationalError("database or disk is full"), LedgerError),
-        (sqlite3.OperationalError("database is locked"), LedgerError),
-        (sqlite3.DatabaseError("file is not a database"), LedgerError),
-        (sqlite3.DatabaseError("database disk image is malformed"), LedgerError),
-        (sqlite3.IntegrityError("UNIQUE constraint failed: customers.id"), Conflict),
+        (sqlite3.OperationalError, "SQLITE_READONLY", LedgerError),
+        (sqlite3.OperationalError, "SQLITE_FULL", LedgerError),
+        (sqlite3.OperationalError, "SQLITE_BUSY", LedgerError),
+        (sqlite3.DatabaseError, "SQLITE_NOTADB", LedgerError),
+        (sqlite3.DatabaseError, "SQLITE_CORRUPT", LedgerError),
+        (sqlite3.IntegrityError, "SQLITE_CONSTRAINT_UNIQUE", Conflict),
     ]
-    for exc, kind in cases:
+    for cls, name, kind in cases:
+        exc = cls("some text")
+        exc.sqlite_errorname = name  # type: ignore[attr-defined]
         translated = translate(exc, path)
         assert type(translated) is kind, exc
         assert "b.db" in translated.message or kind is Conflict

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from billing_cli.clock import to_unix
 from billing_cli.errors import InvalidInput
-from billing_cli.ledger import Ledger
+from billing_cli.ledger import Ledger, open_ledger
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,8 @@ class Context:
     @contextmanager
     def ledger(self, *, write: bool) -> Iterator[Ledger]:
         """Open the ledger for one command; read commands never create the file."""
-        led = Ledger(self.db_path, create=write)
-        try:
+        with open_ledger(self.db_path, create=write) as led:
             yield led
-        finally:
-            led.close()
 
 
 METADATA_KEY_MAX = 40

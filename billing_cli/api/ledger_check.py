@@ -244,6 +244,9 @@ def check_ledger(ctx: Context) -> CheckReport:
         found.extend(_safely(found, subject, what, check) or [])
 
     with ctx.ledger(write=False) as led, led.read():
+        found += [Problem("ledger", p) for p in led.page_problems()]
+        if found:  # the rest would read the damaged pages: restore from a backup first
+            return report
         unreadable: list[Problem] = []
         invoices, skipped = _read_invoices(led, unreadable)
         report.chains = led.chain_heads()

@@ -6,8 +6,13 @@ one narrow object and never build SQL themselves.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
 from billing_cli.ledger.base import LedgerBase
 from billing_cli.ledger.catalog import CatalogStore
+from billing_cli.ledger.connection import translated
 from billing_cli.ledger.events import EventStore
 from billing_cli.ledger.invoices import InvoiceStore
 from billing_cli.ledger.late_events import LateEventStore
@@ -18,4 +23,17 @@ class Ledger(MaintenanceStore, LateEventStore, InvoiceStore, EventStore, Catalog
     """A billing ledger file. Open with `Ledger(path, create=...)`; use `write()`/`read()`."""
 
 
-__all__ = ["Ledger"]
+@contextlib.contextmanager
+def open_ledger(path: Path, *, create: bool) -> Iterator[Ledger]:
+    """The ledger for one command, inside the one error boundary: whatever SQLite reports while
+    it is open (a damaged page met by a plain list, a lock, a full disk) leaves as the
+    `LedgerError` or `Conflict` of `connection.translate`, never as a raw sqlite3 error."""
+    with translated(path):
+        led = Ledger(path, create=create)
+        try:
+            yield led
+        finally:
+            led.close()
+
+
+__all__ = ["Ledger", "open_ledger"]

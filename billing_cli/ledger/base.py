@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from billing_cli.ledger.connection import connect, translate
+from billing_cli.ledger.connection import connect, translated
 
 
 class LedgerBase:
@@ -49,34 +49,24 @@ class LedgerBase:
             finally:
                 self._depth -= 1
             return
-        try:
+        with translated(self.path):
             self.conn.execute(begin)
-        except sqlite3.Error as exc:
-            raise translate(exc, self.path) from exc
-        self._depth = 1
-        try:
-            yield self.conn
-        except sqlite3.Error as exc:
-            self._rollback()
-            raise translate(exc, self.path) from exc
-        except BaseException:
-            self._rollback()
-            raise
-        else:
+            self._depth = 1
             try:
+                yield self.conn
                 self.conn.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except BaseException:
                 self._rollback()
-                raise translate(exc, self.path) from exc
-        finally:
-            self._depth = 0
+                raise
+            finally:
+                self._depth = 0
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
         """A step inside the open write transaction that can fail alone: on an exception its
         writes are undone and the rest of the transaction stands (invoice run refuses one
         subscription and still closes the others)."""
-        try:
+        with translated(self.path):
             self.conn.execute("SAVEPOINT step")
             try:
                 yield
@@ -85,8 +75,6 @@ class LedgerBase:
                 self.conn.execute("RELEASE step")
                 raise
             self.conn.execute("RELEASE step")
-        except sqlite3.Error as exc:
-            raise translate(exc, self.path) from exc
 
     def _rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):

@@ -30,47 +30,78 @@ def busy_timeout_ms() -> int:
     return int(raw) if raw.isdigit() else DEFAULT_BUSY_TIMEOUT_MS
 
 
+def _primary(name: str) -> str:
+    """SQLITE_READONLY_DBMOVED -> SQLITE_READONLY: the primary result code's name."""
+    return "_".join(name.split("_")[:2])
+
+
 def translate(exc: sqlite3.Error, path: Path) -> Exception:
-    """Map an SQLite failure to the error a user should see (SPEC 5.2, exit 6 or 5)."""
-    text = str(exc)
-    low = text.lower()
-    if "append-only" in low:  # migration 2's triggers: the ledger itself refused the edit
+    """Map an SQLite failure to the error a user should see (SPEC 5.2, exit 6 or 5).
+
+    Decided by SQLite's result code names (`sqlite_errorname`, extended codes included), never
+    by message text, which SQLite may reword. An error without a code (a closed connection, a
+    parameter of the wrong type) comes from this program, not from the file: it is returned
+    as is and surfaces as an internal error (exit 1), as a bug should.
+    """
+    name = getattr(exc, "sqlite_errorname", None)
+    if not name:
+        return exc
+    text = " ".join(str(exc).split())
+    primary = _primary(name)
+    if name == "SQLITE_CONSTRAINT_TRIGGER":  # migration 2's append-only triggers refused it
         return LedgerError(
             f"the ledger {path} refused the change: {text}",
             hint="corrections are new rows: cancel an event, void an invoice",
         )
-    if isinstance(exc, sqlite3.IntegrityError) and "unique" in low:
-        return Conflict(f"{text} (another command wrote the same object first)")
-    if "locked" in low or "busy" in low:
+    if primary == "SQLITE_CONSTRAINT":
+        if name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"):
+            return Conflict(f"{text} (another command wrote the same object first)")
+        return Conflict(f"the ledger refused the change: {text}")
+    if primary in ("SQLITE_BUSY", "SQLITE_LOCKED"):
         return LedgerError(
             f"the ledger {path} is locked by another process "
             f"(waited {busy_timeout_ms() / 1000:g} s)",
             hint="retry when the other billing command has finished",
         )
-    if "readonly" in low or "read-only" in low:
+    if primary == "SQLITE_READONLY":
         return LedgerError(
             f"the ledger {path} is read-only", hint="check the file's and its folder's permissions"
         )
-    if "full" in low:
+    if primary == "SQLITE_FULL":
         return LedgerError(f"the disk holding {path} is full", hint="free space and retry")
-    if "not a database" in low or "malformed" in low or "corrupt" in low:
+    if primary == "SQLITE_NOTADB":
         return LedgerError(
-            f"{path} is not a billing ledger or is damaged ({text})",
+            f"{path} is not a billing ledger ({text})",
+            hint="point --db (or BILLING_DB) at a ledger created by billing, or at a new path",
+        )
+    if primary == "SQLITE_CORRUPT" or name == "SQLITE_IOERR_SHORT_READ":
+        return LedgerError(
+            f"the ledger {path} is damaged ({text})",
             hint="restore it from a backup made with `billing ledger backup`",
         )
-    if "unable to open" in low:
+    if primary == "SQLITE_CANTOPEN":
         return LedgerError(f"cannot open the ledger {path} ({text})", hint="check the path")
-    if isinstance(exc, sqlite3.IntegrityError) and "trigger" not in low:
-        return Conflict(f"the ledger refused the change: {text}")
-    return LedgerError(f"ledger error on {path}: {text}")
+    if primary == "SQLITE_IOERR":
+        return LedgerError(
+            f"cannot read or write the ledger {path} ({text}, {name})",
+            hint="check the disk and the file system; `billing ledger check` verifies the file",
+        )
+    return LedgerError(
+        f"ledger error on {path}: {text} ({name})",
+        hint="`billing ledger check` verifies the file; restore it from a backup if damaged",
+    )
 
 
 @contextlib.contextmanager
 def translated(path: Path) -> Iterator[None]:
+    """The boundary: inside it, any SQLite failure leaves as a BillingError (or a bug)."""
     try:
         yield
     except sqlite3.Error as exc:
-        raise translate(exc, path) from exc
+        user_error = translate(exc, path)
+        if user_error is exc:
+            raise
+        raise user_error from exc
 
 
 def _create_private_file(path: Path) -> None:

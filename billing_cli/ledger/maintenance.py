@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from billing_cli.errors import Conflict, LedgerError
-from billing_cli.ledger.connection import translate
+from billing_cli.ledger.connection import translated
 from billing_cli.ledger.schema import APPLICATION_ID
 
 COUNTED_TABLES = (
@@ -96,6 +96,15 @@ class MaintenanceStore:
         ).fetchone()
         return None if row is None else row[0]
 
+    def page_problems(self) -> list[str]:
+        """SQLite's own walk of every page (`PRAGMA quick_check`): a damaged page in a table
+        no other check reads (a meter, a price) is found here. Empty when the file is sound."""
+        rows = [row[0] for row in self.conn.execute("PRAGMA quick_check(20)")]
+        if rows == ["ok"]:
+            return []
+        lines = [line.strip() for row in rows for line in str(row).splitlines()]
+        return [f"damaged file: {line}" for line in lines if line and not line.startswith("***")]
+
     def chain_heads(self) -> dict[str, dict[str, object]]:
         """Per chain table: its last `seq` and that row's hash. Written down somewhere else
         (a cron log), they let a later `ledger check` notice rows cut off the end of a chain,
@@ -135,22 +144,19 @@ class MaintenanceStore:
         """Copy every page from one read snapshot, then check the copy is a whole ledger."""
         dst = sqlite3.connect(tmp, isolation_level=None)
         try:
-            try:
+            with translated(self.path):  # reading the ledger
                 self.conn.backup(dst, pages=-1)
-            except sqlite3.Error as exc:
-                raise translate(exc, self.path) from exc
-            dst.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            check = dst.execute("PRAGMA quick_check").fetchone()[0]
-            app_id = dst.execute("PRAGMA application_id").fetchone()[0]
-            version = dst.execute("PRAGMA user_version").fetchone()[0]
-            if check != "ok" or app_id != APPLICATION_ID:
-                raise LedgerError(
-                    f"the backup of {self.path} failed its check ({check})",
-                    hint="run `billing ledger check` on the ledger; nothing was written",
-                )
-            return version, table_counts(dst)
-        except sqlite3.Error as exc:
-            raise translate(exc, tmp) from exc
+            with translated(tmp):  # writing and checking the copy
+                dst.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                check = dst.execute("PRAGMA quick_check").fetchone()[0]
+                app_id = dst.execute("PRAGMA application_id").fetchone()[0]
+                version = dst.execute("PRAGMA user_version").fetchone()[0]
+                if check != "ok" or app_id != APPLICATION_ID:
+                    raise LedgerError(
+                        f"the backup of {self.path} failed its check ({check})",
+                        hint="run `billing ledger check` on the ledger; nothing was written",
+                    )
+                return version, table_counts(dst)
         finally:
             dst.close()
 
