@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing_cli.aggregation import (
+from billing_cli.domain.aggregation import (
     DAY,
     HOUR,
     Aggregate,

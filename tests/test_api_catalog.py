@@ -15,10 +15,10 @@ from billing_cli.api import catalog as api
 from billing_cli.api import prices as prices_api
 from billing_cli.api import subscriptions as subs
 from billing_cli.api.context import check_text, parse_int, parse_metadata
+from billing_cli.domain.models import Tier
+from billing_cli.domain.money import decimal_str
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
-from billing_cli.models import Tier
-from billing_cli.money import decimal_str
-from billing_cli.serialize import price_dict
+from billing_cli.present.stripe_json import price_dict
 
 NOW = datetime(2026, 11, 1, 9, tzinfo=UTC)
 NOW_TS = 1793523600

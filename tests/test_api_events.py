@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from billing_cli.aggregation import DAY, HOUR
 from billing_cli.api import Context, catalog
 from billing_cli.api import events as api
 from billing_cli.clock import format_time, from_unix
+from billing_cli.domain.aggregation import DAY, HOUR
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
 from tests.test_ledger_events import NOW, T0, ledger, make_ledger
 

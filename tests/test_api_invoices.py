@@ -10,7 +10,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing_cli import invoicing
 from billing_cli.api import (
     Context,
     catalog,
@@ -22,8 +21,9 @@ from billing_cli.api import (
 )
 from billing_cli.api import invoices as api
 from billing_cli.clock import parse_time, to_unix
+from billing_cli.domain import invoicing
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
-from billing_cli.ledger import Ledger
+from billing_cli.storage.sqlite import Ledger
 from tests.conftest import snapshot
 
 T0 = "2026-11-01T09:00:00Z"

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from billing_cli.errors import LedgerError
-from billing_cli.ledger.maintenance import MaintenanceStore
-from billing_cli.ledger.schema import APPLICATION_ID, SCHEMA_VERSION
+from billing_cli.storage.sqlite.maintenance import MaintenanceStore
+from billing_cli.storage.sqlite.schema import APPLICATION_ID, SCHEMA_VERSION
 from tests.conftest import assert_error, json_of, snapshot
 
 # A second process that writes through the Ledger as fast as it can. Each transaction adds one
@@ -23,9 +23,9 @@ WRITER = """
 import sys
 from decimal import Decimal
 from pathlib import Path
-from billing_cli.ledger import Ledger
-from billing_cli.models import Customer, Product
-from billing_cli.validation import ValidEvent
+from billing_cli.storage.sqlite import Ledger
+from billing_cli.domain.models import Customer, Product
+from billing_cli.domain.events import ValidEvent
 
 path, stop = Path(sys.argv[1]), Path(sys.argv[2])
 led = Ledger(path, create=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from billing_cli.ledger import Ledger
+from billing_cli.storage.sqlite import Ledger
 from tests.conftest import Billing, assert_error, json_of, snapshot
 from tests.test_api_invoices import ACTIONS, ALLOWED, T0, Book, _invoice_in, tamper
 

@@ -107,7 +107,7 @@ def test_translation_goes_by_sqlite_error_code_names(tmp_path: Path) -> None:
     """The same message text with another code is translated by the code (no substring
     matching): SQLite's wording is not an interface."""
     from billing_cli.errors import Conflict, LedgerError
-    from billing_cli.ledger.connection import translate
+    from billing_cli.storage.sqlite.connection import translate
 
     def error(cls: type[sqlite3.Error], text: str, name: str) -> sqlite3.Error:
         exc = cls(text)

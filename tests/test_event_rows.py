@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from billing_cli.clock import parse_time, to_unix
-from billing_cli.event_rows import _parse_timestamp, row_to_event, shaped_rows
-from billing_cli.ingest import RawRow, Reject, iter_rows
+from billing_cli.ingest.event_rows import _parse_timestamp, row_to_event, shaped_rows
+from billing_cli.ingest.readers import RawRow, Reject, iter_rows
 
 
 def test_timestamp_shortcut_agrees_with_clock() -> None:

@@ -29,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing_cli.ledger.maintenance import COUNTED_TABLES
+from billing_cli.storage.sqlite.maintenance import COUNTED_TABLES
 from tests.conftest import Billing, build_alpaca, json_of
 
 EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "12"))

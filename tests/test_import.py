@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from billing_cli.ledger import Ledger
+from billing_cli.storage.sqlite import Ledger
 from tests.conftest import NOW_TS, Billing, assert_error, snapshot
 
 TS = NOW_TS - 3600  # an hour before --now

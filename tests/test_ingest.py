@@ -10,18 +10,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from billing_cli.domain.events import ValidEvent
+from billing_cli.domain.models import Meter
 from billing_cli.errors import InvalidInput
-from billing_cli.event_rows import row_to_event
-from billing_cli.ingest import (
+from billing_cli.ingest.event_rows import row_to_event
+from billing_cli.ingest.readers import (
     MAX_LINE_BYTES,
     REASON_CODES,
     EventInput,
     Reject,
     iter_rows,
 )
-from billing_cli.models import Meter
-from billing_cli.validation import (
-    ValidEvent,
+from billing_cli.ingest.validation import (
     validate_event,
 )
 

@@ -6,12 +6,13 @@ from decimal import Decimal
 
 import pytest
 
-from billing_cli import invoicing
-from billing_cli.aggregation import Aggregate, EventPoint, aggregate_events
 from billing_cli.clock import parse_time, to_unix
-from billing_cli.invoice_json import invoice_dict, invoice_hash
-from billing_cli.invoicing import CANCEL, CREATE, CYCLE, Catalog, Target
-from billing_cli.models import Meter, Price, Product, Subscription, SubscriptionItem, Tier
+from billing_cli.domain import invoicing
+from billing_cli.domain.aggregation import Aggregate, EventPoint, aggregate_events
+from billing_cli.domain.chain import invoice_hash
+from billing_cli.domain.invoicing import CANCEL, CREATE, CYCLE, Catalog, Target
+from billing_cli.domain.models import Meter, Price, Product, Subscription, SubscriptionItem, Tier
+from billing_cli.present.invoice_json import invoice_dict
 
 
 def ts(text: str) -> int:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from billing_cli.domain.models import Customer
 from billing_cli.errors import Conflict, LedgerError, NotFound
-from billing_cli.ledger import Ledger
-from billing_cli.ledger.connection import translate
-from billing_cli.ledger.schema import APPLICATION_ID, SCHEMA_VERSION
-from billing_cli.models import Customer
+from billing_cli.storage.sqlite import Ledger
+from billing_cli.storage.sqlite.connection import translate
+from billing_cli.storage.sqlite.schema import APPLICATION_ID, SCHEMA_VERSION
 from tests.conftest import assert_error, json_of, snapshot
 
 WRITE = ["customer", "create", "--name", "x"]

@@ -16,13 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing_cli import chain
-from billing_cli.aggregation import HOUR, aggregate_events
 from billing_cli.api import Context, catalog
 from billing_cli.clock import from_unix
-from billing_cli.ledger import Ledger
-from billing_cli.ledger.events import payload_json
-from billing_cli.validation import ValidEvent
+from billing_cli.domain import chain
+from billing_cli.domain.aggregation import HOUR, aggregate_events
+from billing_cli.domain.events import ValidEvent
+from billing_cli.storage.sqlite import Ledger
+from billing_cli.storage.sqlite.events import payload_json
 
 NOW = 1_793_523_600  # 2026-11-01T09:00:00Z
 T0 = NOW - 3 * 86400 - NOW % HOUR  # an hour boundary three days earlier

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from billing_cli.ledger.schema import SCHEMA_VERSION
+from billing_cli.storage.sqlite.schema import SCHEMA_VERSION
 from tests.conftest import Billing, assert_error, json_of, snapshot
 
 READ = ("meter", "list")

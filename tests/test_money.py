@@ -9,18 +9,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing_cli.errors import InvalidInput
-from billing_cli.money import (
+from billing_cli.domain.money import (
     DECIMAL_CONTEXT,
     ISO_4217_CODES,
     currency_exponent,
     decimal_str,
-    format_amount,
-    format_unit_amount,
     normalize_currency,
     parse_decimal,
     round_minor,
 )
+from billing_cli.errors import InvalidInput
+from billing_cli.present.amounts import format_amount, format_unit_amount
 
 finite_decimals = st.decimals(allow_nan=False, allow_infinity=False)
 # Decimals built from digits and an exponent reach far beyond st.decimals' default scale.

@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import pytest
 
+from billing_cli.domain.invoice_lines import Line
+from billing_cli.domain.invoicing import Invoice, finalized
+from billing_cli.domain.money import INT64_MAX, INT64_MIN
 from billing_cli.errors import AmountOutOfRange
-from billing_cli.invoice_lines import Line
-from billing_cli.invoicing import Invoice, finalized
-from billing_cli.money import INT64_MAX, INT64_MIN
 from tests.conftest import Billing, assert_error
 
 HUGE_VALUE = "999999999999999"  # 15 significant digits: the largest event value allowed
@@ -110,7 +110,7 @@ def test_balance_past_64_bits_is_refused_at_finalization() -> None:
 
 
 def test_quantity_past_64_bits_is_refused() -> None:
-    from billing_cli.invoice_lines import checked
+    from billing_cli.domain.invoice_lines import checked
 
     with pytest.raises(AmountOutOfRange, match="quantity"):
         checked(_line(0, quantity=str(INT64_MAX + 1)), customer="cus_x", currency="usd")

@@ -7,8 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing_cli.errors import InvalidInput
-from billing_cli.periods import (
+from billing_cli.domain.periods import (
     INTERVALS,
     MAX_INTERVAL_COUNT,
     period_containing,
@@ -18,6 +17,7 @@ from billing_cli.periods import (
     step,
     validate_interval,
 )
+from billing_cli.errors import InvalidInput
 
 
 def utc(*args: int) -> datetime:

@@ -12,10 +12,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from billing_cli.errors import InvalidInput
-from billing_cli.models import Price, Tier
-from billing_cli.money import DECIMAL_CONTEXT, decimal_str, round_minor
-from billing_cli.pricing import (
+from billing_cli.domain.models import Price, Tier
+from billing_cli.domain.money import DECIMAL_CONTEXT, decimal_str, round_minor
+from billing_cli.domain.pricing import (
     LineAmount,
     format_tier_spec,
     parse_tier_spec,
@@ -24,8 +23,9 @@ from billing_cli.pricing import (
     prorate,
     validate_tiers,
 )
+from billing_cli.errors import InvalidInput
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples" / "pricing.json"
+EXAMPLES = Path(__file__).resolve().parent / "data" / "pricing.json"
 CASES: list[dict[str, Any]] = (
     json.loads(EXAMPLES.read_text(encoding="utf-8"))["cases"] if EXAMPLES.exists() else []
 )

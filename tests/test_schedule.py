@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing_cli import schedule
-from billing_cli.models import Subscription
-from billing_cli.periods import MAX_INTERVAL_COUNT
+from billing_cli.domain import schedule
+from billing_cli.domain.models import Subscription
+from billing_cli.domain.periods import MAX_INTERVAL_COUNT
 
 
 def ts(*args: int) -> int:

@@ -121,8 +121,8 @@ def test_every_command_and_option_has_help(tmp_path: Path, path, command) -> Non
 
 def test_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
     """`billing product list --csv | head -1`: the reader stops early; exit 0, no noise."""
-    from billing_cli.ledger import Ledger
-    from billing_cli.models import Product
+    from billing_cli.domain.models import Product
+    from billing_cli.storage.sqlite import Ledger
 
     db = tmp_path / "big.db"
     led = Ledger(db, create=True)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from billing_cli.ledger import Ledger
-from billing_cli.ledger.schema import SCHEMA_VERSION
+from billing_cli.storage.sqlite import Ledger
+from billing_cli.storage.sqlite.schema import SCHEMA_VERSION
 from tests.conftest import Billing, json_of
 
 T0 = "2026-11-01T09:00:00Z"

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from billing_cli.errors import LedgerError
-from billing_cli.ledger import Ledger
-from billing_cli.ledger.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from billing_cli.storage.sqlite import Ledger
+from billing_cli.storage.sqlite.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from tests.conftest import Billing, json_of
 
 LATER = "2026-12-01T09:30:00Z"  # after the first period's end, inside the 1 h grace

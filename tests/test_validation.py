@@ -7,14 +7,13 @@ import io
 
 import pytest
 
+from billing_cli.domain.events import derived_identifier, is_duplicate
 from billing_cli.errors import InvalidInput
-from billing_cli.event_rows import row_to_event
-from billing_cli.ingest import EventInput, iter_rows
-from billing_cli.validation import (
+from billing_cli.ingest.event_rows import row_to_event
+from billing_cli.ingest.readers import EventInput, iter_rows
+from billing_cli.ingest.validation import (
     Coverage,
     IdentifierDeriver,
-    derived_identifier,
-    is_duplicate,
     payload_from_pairs,
 )
 

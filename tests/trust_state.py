@@ -18,7 +18,7 @@ from typing import Any
 
 from billing_cli.api import Context, catalog, subscriptions
 from billing_cli.api import prices as prices_api
-from billing_cli.ledger import Ledger
+from billing_cli.storage.sqlite import Ledger
 
 ROOT = Path(__file__).resolve().parents[1]
 

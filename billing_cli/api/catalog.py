@@ -13,9 +13,9 @@ from billing_cli.api.context import (
     check_text,
     parse_metadata,
 )
+from billing_cli.domain.models import Customer, Meter, Product
 from billing_cli.errors import Conflict, InvalidInput, NotFound
-from billing_cli.ledger import Ledger
-from billing_cli.models import Customer, Meter, Product
+from billing_cli.storage.sqlite import Ledger
 
 EVENT_NAME_RE = re.compile(r"[A-Za-z0-9_.:-]+")
 INVOICE_PREFIX_RE = re.compile(r"[A-Z0-9]{3,12}")

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from billing_cli import chain
-from billing_cli.invoice_json import header_hash, line_hashes
-from billing_cli.invoicing import Invoice
-from billing_cli.ledger import Ledger
-from billing_cli.ledger.invoices import STATUS_DATES, ChainEntry
-from billing_cli.ledger.maintenance import CHAIN_TABLES
+from billing_cli.domain import chain
+from billing_cli.domain.chain import header_hash, line_hashes
+from billing_cli.domain.invoicing import Invoice
+from billing_cli.storage.sqlite import Ledger
+from billing_cli.storage.sqlite.invoices import STATUS_DATES, ChainEntry
+from billing_cli.storage.sqlite.maintenance import CHAIN_TABLES
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact, InvalidOperation
 
-from billing_cli import ids, invoicing
-from billing_cli.aggregation import Aggregate, EventPoint, aggregate_events
-from billing_cli.invoice_json import invoice_hash
-from billing_cli.invoicing import Catalog, Invoice, Line, Target
-from billing_cli.ledger import Ledger
-from billing_cli.ledger.late_events import LateEvent, StoredLine
-from billing_cli.models import Meter, Subscription
+from billing_cli import ids
+from billing_cli.domain import invoicing
+from billing_cli.domain.aggregation import Aggregate, EventPoint, aggregate_events
+from billing_cli.domain.chain import invoice_hash
+from billing_cli.domain.invoicing import Catalog, Invoice, Line, Target
+from billing_cli.domain.models import Meter, Subscription
+from billing_cli.storage.sqlite import Ledger
+from billing_cli.storage.sqlite.late_events import LateEvent, StoredLine
 
 # Sums of event values must stay exact whatever their exponents (as in aggregation.py).
 _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation, Inexact])

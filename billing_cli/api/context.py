@@ -11,7 +11,7 @@ from pathlib import Path
 
 from billing_cli.clock import to_unix
 from billing_cli.errors import InvalidInput
-from billing_cli.ledger import Ledger, open_ledger
+from billing_cli.storage.sqlite import Ledger, open_ledger
 
 
 @dataclass(frozen=True)

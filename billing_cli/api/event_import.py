@@ -20,15 +20,16 @@ from dataclasses import asdict, dataclass
 from typing import BinaryIO
 
 from billing_cli.api.context import Context
-from billing_cli.event_rows import shaped_rows
-from billing_cli.ingest import EventInput, RawRow, RowStream, iter_rows
-from billing_cli.ledger import Ledger
-from billing_cli.validation import (
+from billing_cli.domain.events import ValidEvent
+from billing_cli.ingest.event_rows import shaped_rows
+from billing_cli.ingest.readers import BOOKKEEPING as BOOKKEEPING  # the reject file's columns
+from billing_cli.ingest.readers import EventInput, RawRow, RowStream, iter_rows
+from billing_cli.ingest.validation import (
     Coverage,
     IdentifierDeriver,
-    ValidEvent,
     validate_event,
 )
+from billing_cli.storage.sqlite import Ledger
 
 BATCH_SIZE = 10_000
 

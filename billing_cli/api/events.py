@@ -10,17 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from billing_cli import ids
-from billing_cli.aggregation import DAY, HOUR, Aggregate, aggregate, window_totals
 from billing_cli.api.catalog import require_customer, require_meter
 from billing_cli.api.context import Context
 from billing_cli.clock import parse_time, to_unix
+from billing_cli.domain.aggregation import DAY, HOUR, Aggregate, aggregate, window_totals
+from billing_cli.domain.events import StoredEvent
+from billing_cli.domain.models import Meter
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
-from billing_cli.event_rows import check_identifier
-from billing_cli.ingest import EventInput, Reject
-from billing_cli.ledger import Ledger
-from billing_cli.ledger.events import StoredEvent
-from billing_cli.models import Meter
-from billing_cli.validation import Coverage, payload_from_pairs, validate_event
+from billing_cli.ingest.event_rows import check_identifier
+from billing_cli.ingest.readers import EventInput, Reject
+from billing_cli.ingest.validation import Coverage, payload_from_pairs, validate_event
+from billing_cli.storage.sqlite import Ledger
 
 WINDOWS = ("hour", "day")
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from billing_cli import ids, invoicing, schedule
+from billing_cli import ids
 from billing_cli.api.catalog import require_customer
 from billing_cli.api.compose import compose_for, finalize_draft
 from billing_cli.api.context import Context
 from billing_cli.api.subscriptions import require_subscription
 from billing_cli.clock import parse_duration
+from billing_cli.domain import invoicing, schedule
+from billing_cli.domain.invoicing import Invoice, Target
+from billing_cli.domain.models import Subscription
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
-from billing_cli.invoicing import Invoice, Target
-from billing_cli.ledger import Ledger
-from billing_cli.models import Subscription
+from billing_cli.storage.sqlite import Ledger
 
 DEFAULT_GRACE = timedelta(hours=1)
 MAX_GRACE = timedelta(hours=72)  # Stripe lets drafts wait at most 72 h before finalizing

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from billing_cli.api.catalog import require_customer
 from billing_cli.api.context import Context
+from billing_cli.domain.events import StoredEvent
 from billing_cli.errors import InvalidInput
-from billing_cli.ledger import Ledger
-from billing_cli.ledger.events import StoredEvent
-from billing_cli.ledger.late_events import LateEvent
+from billing_cli.storage.sqlite import Ledger
+from billing_cli.storage.sqlite.late_events import LateEvent
 
 RESOLUTIONS = ("next-invoice",)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from billing_cli.api.context import Context
 from billing_cli.errors import Conflict, InvalidInput, LedgerError
-from billing_cli.ledger.maintenance import BackupCopy
+from billing_cli.storage.sqlite.maintenance import BackupCopy
 
 
 def _same_place(a: Path, b: Path) -> bool:

@@ -22,18 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from billing_cli import invoicing
-from billing_cli.aggregation import Aggregate
 from billing_cli.api.chain_check import Problem, check_event_chains, check_invoice_chain
 from billing_cli.api.compose import base_usage, catalog_for, late_line
 from billing_cli.api.context import Context
+from billing_cli.domain import invoicing
+from billing_cli.domain.aggregation import Aggregate
+from billing_cli.domain.chain import invoice_hash
+from billing_cli.domain.invoicing import Invoice, Line
+from billing_cli.domain.models import Meter
 from billing_cli.errors import BillingError, LedgerError, UnreadableRow
-from billing_cli.invoice_json import invoice_hash
-from billing_cli.invoicing import Invoice, Line
-from billing_cli.ledger import Ledger
-from billing_cli.ledger.invoices import number_seq
-from billing_cli.ledger.late_events import StoredLine
-from billing_cli.models import Meter
+from billing_cli.storage.sqlite import Ledger
+from billing_cli.storage.sqlite.invoices import number_seq
+from billing_cli.storage.sqlite.late_events import StoredLine
 
 
 @dataclass

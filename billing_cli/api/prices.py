@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from billing_cli import money, periods, pricing
 from billing_cli.api.catalog import (
     build_product,
     check_choice,
@@ -13,9 +12,10 @@ from billing_cli.api.catalog import (
     require_product,
 )
 from billing_cli.api.context import Context, check_text, parse_int, parse_metadata
+from billing_cli.domain import money, periods, pricing
+from billing_cli.domain.models import Price, Tier
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
-from billing_cli.ledger import Ledger
-from billing_cli.models import Price, Tier
+from billing_cli.storage.sqlite import Ledger
 
 
 def _whole_amount(value: int | str, field: str) -> int:
@@ -56,6 +56,15 @@ def _unit_amount(unit_amount: int | str | None, unit_amount_decimal: str | None)
             hint=f"amounts are at most {pricing.MAX_AMOUNT:,} minor units",
         )
     return unit
+
+
+def parse_tiers(specs: list[str] | None, tiers_json: object | None) -> tuple[Tier, ...]:
+    """Tiers from `--tier UP_TO:UNIT[:FLAT]` specs or from a parsed `--tiers-json` document."""
+    if specs:
+        return tuple(pricing.parse_tier_spec(spec) for spec in specs)
+    if tiers_json is not None:
+        return pricing.parse_tiers_json(tiers_json)
+    return ()
 
 
 def create_price(

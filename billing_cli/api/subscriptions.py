@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from billing_cli import ids, periods
+from billing_cli import ids
 from billing_cli.api.catalog import require_customer
 from billing_cli.api.context import Context, parse_int, parse_metadata
 from billing_cli.api.prices import require_price
 from billing_cli.clock import format_time, from_unix, to_unix
+from billing_cli.domain import periods
+from billing_cli.domain.models import Price, Subscription, SubscriptionItem
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
-from billing_cli.ledger import Ledger
-from billing_cli.models import Price, Subscription, SubscriptionItem
+from billing_cli.storage.sqlite import Ledger
 
 MAX_ITEMS = 20
 MAX_QUANTITY = 999_999_999_999_999  # 15 digits, like an event value (SPEC 2.2)

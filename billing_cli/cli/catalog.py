@@ -10,14 +10,14 @@ from typing import Annotated
 
 import typer
 
-from billing_cli import serialize
 from billing_cli.api import catalog as api
 from billing_cli.api import prices as prices_api
 from billing_cli.cli import context
 from billing_cli.cli.output import Column, CsvOption, JsonOption, render_list, render_one
 from billing_cli.clock import format_time
 from billing_cli.errors import InvalidInput, UsageError
-from billing_cli.money import format_unit_amount
+from billing_cli.present import stripe_json as serialize
+from billing_cli.present.amounts import format_unit_amount
 
 meter_app = typer.Typer(no_args_is_help=True, help="Meters: what usage is counted and how.")
 product_app = typer.Typer(no_args_is_help=True, help="Products: what prices are for.")
@@ -278,15 +278,9 @@ def price_create(
     as_json: JsonOption = False,
 ) -> None:
     """Create a recurring price: per-unit (optionally per package) or tiered."""
-    from billing_cli import pricing
-
     if tier and tiers_json:
         raise UsageError("--tier and --tiers-json cannot be used together")
-    tiers: tuple = ()
-    if tier:
-        tiers = tuple(pricing.parse_tier_spec(spec) for spec in tier)
-    elif tiers_json:
-        tiers = pricing.parse_tiers_json(_read_tiers_json(tiers_json))
+    tiers = prices_api.parse_tiers(tier, _read_tiers_json(tiers_json) if tiers_json else None)
     price = prices_api.create_price(
         context(ctx),
         currency=currency,

@@ -6,12 +6,12 @@ from typing import Annotated
 
 import typer
 
-from billing_cli import serialize
 from billing_cli.api import catalog as api
 from billing_cli.cli import context
 from billing_cli.cli.catalog import IdArg, Metadata, _time
 from billing_cli.cli.output import Column, CsvOption, JsonOption, render_list, render_one
-from billing_cli.money import format_amount
+from billing_cli.present import stripe_json as serialize
+from billing_cli.present.amounts import format_amount
 
 customer_app = typer.Typer(no_args_is_help=True, help="Customers: who receives invoices.")
 

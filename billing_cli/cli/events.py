@@ -18,7 +18,7 @@ import typer
 
 from billing_cli.api import event_import as importer
 from billing_cli.api import events as api
-from billing_cli.api.event_import import ImportSummary, RejectedRow
+from billing_cli.api.event_import import BOOKKEEPING, ImportSummary, RejectedRow
 from billing_cli.cli import context
 from billing_cli.cli.catalog import IdArg, meter_app
 from billing_cli.cli.output import (
@@ -33,30 +33,12 @@ from billing_cli.cli.output import (
 )
 from billing_cli.clock import format_time
 from billing_cli.errors import Conflict, ImportRejected, InvalidInput, UsageError
-from billing_cli.ingest import BOOKKEEPING
-from billing_cli.ledger.events import StoredEvent
-from billing_cli.money import decimal_str
+from billing_cli.present import stripe_json as serialize
 
 event_app = typer.Typer(no_args_is_help=True, help="Meter events: send, import, list, cancel.")
 
 MAX_LISTED_REJECTS = 20
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-
-
-def event_dict(e: StoredEvent) -> dict[str, Any]:
-    """Stripe's billing.meter_event (`created` is when the ledger received it), plus `status`
-    (accepted or late, SPEC 2.6) and `cancelled` (SPEC 2.4)."""
-    return {
-        "object": "billing.meter_event",
-        "created": e.received,
-        "event_name": e.event_name,
-        "identifier": e.identifier,
-        "livemode": False,
-        "payload": e.payload,
-        "timestamp": e.timestamp,
-        "status": e.status,
-        "cancelled": e.cancelled,
-    }
 
 
 EVENT_COLUMNS = [
@@ -107,7 +89,7 @@ def event_send(
             f"late: {format_time(event.timestamp)} lies in a period a finalized invoice already "
             "billed; it counts in no invoice until `billing event late --resolve next-invoice`"
         )
-    render_one(event_dict(event), as_json=as_json, title="meter event")
+    render_one(serialize.meter_event_dict(event), as_json=as_json, title="meter event")
 
 
 # -- import --------------------------------------------------------------------------------
@@ -318,7 +300,7 @@ def event_list(
     found = api.list_events(
         context(ctx), customer=customer, meter=meter, start=start, end=end, invoice=invoice
     )
-    data = [event_dict(e) for e in found]
+    data = [serialize.meter_event_dict(e) for e in found]
     render_list(data, EVENT_COLUMNS, as_json=as_json, as_csv=as_csv, title="meter events")
 
 
@@ -333,7 +315,7 @@ def event_cancel(
     done = api.cancel_event(context(ctx), event_name=event_name, identifier=identifier)
     if done.already:
         note(f"event {identifier} was already cancelled; nothing changed")
-    render_one(event_dict(done.event), as_json=as_json, title="meter event")
+    render_one(serialize.meter_event_dict(done.event), as_json=as_json, title="meter event")
 
 
 # -- meter usage ---------------------------------------------------------------------------
@@ -371,16 +353,9 @@ def meter_usage(
         context(ctx), meter_id, customer=customer, start=start, end=end, window=window
     )
     data = [
-        {
-            "object": "billing.meter_event_summary",
-            "aggregated_value": decimal_str(w.aggregate.value),
-            "customer": summary.customer,
-            "end_time": w.end,
-            "event_count": w.aggregate.event_count,
-            "livemode": False,
-            "meter": summary.meter.id,
-            "start_time": w.start,
-        }
+        serialize.meter_event_summary_dict(
+            summary.meter.id, summary.customer, w.start, w.end, w.aggregate
+        )
         for w in summary.windows
     ]
     title = f"usage of {summary.meter.id} by {summary.customer}"

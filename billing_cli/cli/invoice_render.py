@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from billing_cli.clock import format_time
-from billing_cli.money import format_amount, format_unit_amount
+from billing_cli.present.amounts import format_amount, format_unit_amount
 
 
 def _period(period: dict) -> str:

@@ -14,7 +14,7 @@ from billing_cli.cli.catalog import IdArg
 from billing_cli.cli.output import Column, CsvOption, JsonOption, print_json, print_table
 from billing_cli.cli.output import render_list as _render_list
 from billing_cli.clock import format_time
-from billing_cli.money import format_amount
+from billing_cli.present.amounts import format_amount
 
 invoice_app = typer.Typer(
     no_args_is_help=True, help="Invoices: preview, month-end close, lifecycle."
@@ -42,7 +42,7 @@ INVOICE_COLUMNS = [
 
 def _invoice_data(c, inv) -> dict:  # noqa: ANN001 - Context, Invoice (imported lazily)
     from billing_cli.api.catalog import get_customer
-    from billing_cli.invoice_json import invoice_dict
+    from billing_cli.present.invoice_json import invoice_dict
 
     return invoice_dict(inv, get_customer(c, inv.customer))
 
@@ -165,7 +165,7 @@ def invoice_list(
 ) -> None:
     """List invoices, newest first."""
     c = context(ctx)
-    from billing_cli.invoice_json import invoice_dict
+    from billing_cli.present.invoice_json import invoice_dict
 
     data = [invoice_dict(i) for i in api.list_invoices(c, customer=customer, status=status)]
     _render_list(data, INVOICE_COLUMNS, as_json=as_json, as_csv=as_csv, title="invoices")

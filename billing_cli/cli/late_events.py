@@ -7,8 +7,9 @@ from typing import Annotated
 import typer
 
 from billing_cli.cli import context
-from billing_cli.cli.events import EVENT_COLUMNS, event_app, event_dict
+from billing_cli.cli.events import EVENT_COLUMNS, event_app
 from billing_cli.cli.output import Column, CsvOption, JsonOption, render_list
+from billing_cli.present.stripe_json import meter_event_dict
 
 
 @event_app.command("late")
@@ -29,13 +30,13 @@ def event_late(
 
     c = context(ctx)
     if resolve is None:
-        data = [event_dict(e) for e in api.late_events(c, customer=customer)]
+        data = [meter_event_dict(e) for e in api.late_events(c, customer=customer)]
         render_list(data, EVENT_COLUMNS, as_json=as_json, as_csv=as_csv, title="late events")
         return
     done = api.resolve_late_events(c, resolve=resolve, customer=customer)
     data = [
         {
-            **event_dict(r.event),
+            **meter_event_dict(r.event),
             "resolution": {
                 "type": resolve,
                 "original_invoice": r.original_invoice,

@@ -6,12 +6,12 @@ from typing import Annotated
 
 import typer
 
-from billing_cli import serialize
 from billing_cli.api import subscriptions as api
 from billing_cli.cli import context
 from billing_cli.cli.catalog import IdArg, Metadata
 from billing_cli.cli.output import Column, CsvOption, JsonOption, render_list, render_one
 from billing_cli.clock import format_time, parse_time
+from billing_cli.present import stripe_json as serialize
 
 subscription_app = typer.Typer(
     no_args_is_help=True, help="Subscriptions: a customer's prices and billing periods."

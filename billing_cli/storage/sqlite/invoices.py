@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from billing_cli import chain
+from billing_cli.domain import chain
+from billing_cli.domain.chain import header_hash, line_hashes
+from billing_cli.domain.invoice_lines import explain_text
+from billing_cli.domain.invoicing import Invoice, Line, Target
 from billing_cli.errors import UnreadableRow
-from billing_cli.invoice_json import explain_text, header_hash, line_hashes
-from billing_cli.invoicing import Invoice, Line, Target
 
 _INVOICE_COLUMNS = (
     "id, created, customer, subscription, status, billing_reason, number, currency,"

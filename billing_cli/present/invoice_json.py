@@ -6,29 +6,14 @@ unit price into a float. Each line also carries `explain` (SPEC 4.1, beyond Stri
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from billing_cli.chain import GENESIS, link
-from billing_cli.invoicing import Invoice, Line
-from billing_cli.models import Customer
-from billing_cli.money import decimal_str
+from billing_cli.domain.invoicing import Invoice, Line
+from billing_cli.domain.models import Customer
+from billing_cli.domain.money import decimal_str
 
-__all__ = [
-    "explain_text",
-    "header_hash",
-    "invoice_dict",
-    "invoice_hash",
-    "line_dict",
-    "line_hashes",
-]
-
-
-def explain_text(explain: Mapping[str, Any]) -> str:
-    """Canonical JSON of an `explain` record: what the ledger stores and the hash covers."""
-    return json.dumps(explain, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+__all__ = ["invoice_dict", "line_dict"]
 
 
 def _dstr(value: Decimal | None) -> str | None:
@@ -108,60 +93,3 @@ def invoice_dict(inv: Invoice, customer: Customer | None = None) -> dict[str, An
         "subtotal": inv.subtotal,
         "total": inv.total,
     }
-
-
-def _header_values(inv: Invoice) -> list[object]:
-    """The frozen header fields of a finalized invoice (its status and status dates aside)."""
-    return [
-        inv.id,
-        inv.number,
-        inv.customer,
-        inv.subscription,
-        inv.billing_reason,
-        inv.currency,
-        inv.period_start,
-        inv.period_end,
-        inv.subtotal,
-        inv.total,
-        inv.starting_balance,
-        inv.ending_balance,
-        inv.amount_due,
-        inv.finalized_at,
-    ]
-
-
-def _line_values(line: Line) -> list[object]:
-    return [
-        line.id,
-        line.type,
-        line.subscription_item,
-        line.price,
-        line.meter,
-        line.description,
-        line.period_start,
-        line.period_end,
-        decimal_str(line.quantity_decimal),
-        _dstr(line.unit_amount_decimal),
-        line.amount,
-        line.proration,
-        explain_text(line.explain),
-    ]
-
-
-def invoice_hash(inv: Invoice) -> str:
-    """sha256 of the frozen content of a finalized invoice (status changes excluded), so that
-    `ledger check` notices an edit made behind the program's back."""
-    return link(GENESIS, [*_header_values(inv), *(_line_values(line) for line in inv.lines)])
-
-
-def header_hash(inv: Invoice) -> str:
-    """sha256 of the frozen header alone (with its creation and computation times): the
-    invoice chain keeps it apart from the lines' so that `ledger check` can name the very row
-    that was edited."""
-    return link(GENESIS, [*_header_values(inv), inv.created, inv.computed_at])
-
-
-def line_hashes(inv: Invoice) -> str:
-    """`[[line id, sha256 of the line], …]` in position order, as canonical JSON text."""
-    pairs = [[line.id, link(GENESIS, _line_values(line))] for line in inv.lines]
-    return json.dumps(pairs, separators=(",", ":"))

@@ -21,16 +21,16 @@ import json
 import sqlite3
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact, InvalidOperation
 
-from billing_cli import chain
-from billing_cli.aggregation import HOUR, bucket_of, bucket_to_row
-from billing_cli.ledger.event_queries import (
+from billing_cli.domain import chain
+from billing_cli.domain.aggregation import HOUR, bucket_of, bucket_to_row
+from billing_cli.domain.events import ValidEvent, is_duplicate
+from billing_cli.domain.money import decimal_str
+from billing_cli.storage.sqlite.event_queries import (
     EVENT_COLUMNS,
     ROLLUP_COLUMNS,
     EventQueries,
     StoredEvent,
 )
-from billing_cli.money import decimal_str
-from billing_cli.validation import ValidEvent, is_duplicate
 
 __all__ = ["EventStore", "StoredEvent", "payload_json"]
 

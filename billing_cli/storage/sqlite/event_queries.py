@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 
-from billing_cli.aggregation import (
+from billing_cli.domain.aggregation import (
     HOUR,
     Aggregate,
     Bucket,
@@ -24,7 +23,8 @@ from billing_cli.aggregation import (
     bucket_of,
     buckets_of,
 )
-from billing_cli.models import Meter
+from billing_cli.domain.events import StoredEvent
+from billing_cli.domain.models import Meter
 
 _ZERO = Decimal(0)
 COUNTED = (
@@ -33,23 +33,6 @@ COUNTED = (
 )
 ROLLUP_COLUMNS = "count, sum, last_ts, last_seq, last_value, recv_ts, recv_seq, recv_value"
 EVENT_COLUMNS = "seq, identifier, event_name, meter, customer, timestamp, value, payload, received"
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    """A meter event as the ledger holds it; `value` is the value's text (None for count)."""
-
-    seq: int
-    identifier: str
-    event_name: str
-    meter: str
-    customer: str
-    timestamp: int
-    value: str | None
-    payload: dict[str, str]
-    received: int
-    status: str  # accepted | late
-    cancelled: bool
 
 
 def _stored(row: sqlite3.Row | tuple) -> StoredEvent:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact, InvalidOperation
 from typing import Any, NamedTuple
 
-from billing_cli.money import decimal_str
+from billing_cli.domain.money import decimal_str
 
 __all__ = [
     "DAY",

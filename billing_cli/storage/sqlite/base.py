@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from billing_cli.ledger.connection import connect, translated
+from billing_cli.storage.sqlite.connection import connect, translated
 
 
 class LedgerBase:

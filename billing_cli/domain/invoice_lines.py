@@ -7,18 +7,25 @@ rounded exactly once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
 
-from billing_cli import periods
-from billing_cli.aggregation import Aggregate, billable_quantity
 from billing_cli.clock import from_unix, to_unix
+from billing_cli.domain import periods
+from billing_cli.domain.aggregation import Aggregate, billable_quantity
+from billing_cli.domain.models import Meter, Price, Product, Subscription, SubscriptionItem
+from billing_cli.domain.money import (
+    DECIMAL_CONTEXT,
+    INT64_MAX,
+    decimal_str,
+    fits_int64,
+    format_amount,
+)
+from billing_cli.domain.pricing import LineAmount, price_line_amount, prorate
 from billing_cli.errors import AmountOutOfRange
-from billing_cli.models import Meter, Price, Product, Subscription, SubscriptionItem
-from billing_cli.money import DECIMAL_CONTEXT, INT64_MAX, decimal_str, fits_int64, format_amount
-from billing_cli.pricing import LineAmount, price_line_amount, prorate
 
 CREATE = "subscription_create"
 CYCLE = "subscription_cycle"
@@ -281,3 +288,8 @@ def late_usage_line(
 
 def _day(ts: int) -> str:
     return from_unix(ts).strftime("%Y-%m-%d %H:%MZ")
+
+
+def explain_text(explain: Mapping[str, Any]) -> str:
+    """Canonical JSON of an `explain` record: what the ledger stores and the hash covers."""
+    return json.dumps(explain, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from decimal import Decimal
 
-from billing_cli.models import (
+from billing_cli.domain.models import (
     Customer,
     Meter,
     Price,

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from billing_cli.errors import Conflict, LedgerError, NotFound
-from billing_cli.ledger.invoices import backfill_invoice_chain
-from billing_cli.ledger.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from billing_cli.storage.sqlite.invoices import backfill_invoice_chain
+from billing_cli.storage.sqlite.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 # Long enough for a month-end close of a large ledger to finish before a concurrent import

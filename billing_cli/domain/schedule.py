@@ -8,9 +8,9 @@ and its last one is cut at `ended_at`.
 
 from __future__ import annotations
 
-from billing_cli import periods
 from billing_cli.clock import from_unix, to_unix
-from billing_cli.models import Subscription
+from billing_cli.domain import periods
+from billing_cli.domain.models import Subscription
 
 
 def _boundary(sub: Subscription, j: int) -> int:

@@ -14,33 +14,16 @@ import hashlib
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 
+from billing_cli.domain.events import ValidEvent, content_key
+from billing_cli.domain.models import Meter
+from billing_cli.domain.money import parse_decimal
 from billing_cli.errors import InvalidInput
-from billing_cli.ingest import EventInput, Reject, show_value
-from billing_cli.models import Meter
-from billing_cli.money import parse_decimal
+from billing_cli.ingest.readers import EventInput, Reject, show_value
 
 FUTURE_TOLERANCE_SECONDS = 300
 _ZERO = Decimal(0)
-
-
-@dataclass(slots=True)
-class ValidEvent:
-    """An event that passed SPEC 2.2; the caller fills `identifier` when it is None."""
-
-    identifier: str | None
-    event_name: str
-    meter: str
-    customer: str
-    value: Decimal
-    value_text: str | None
-    timestamp: int
-    payload: dict[str, str]
-    line: int
-    timestamp_given: bool = True  # False: the row had none (duplicates match without it, 2.3)
-    status: str = "accepted"  # or "late" (SPEC 2.6), set by the caller from the `Coverage`
 
 
 def validate_event(
@@ -82,24 +65,6 @@ def validate_event(
 # --- identifiers ---------------------------------------------------------------------------
 
 
-def _content(event_name: str, timestamp: int | None, payload: dict[str, str]) -> str:
-    ts = "" if timestamp is None else timestamp
-    items = "".join([f"{len(k)}:{k},{len(v)}:{v}," for k, v in sorted(payload.items())])
-    return f"{len(event_name)}:{event_name},{ts},{items}"
-
-
-def derived_identifier(
-    event_name: str, timestamp: int | None, payload: dict[str, str], n: int
-) -> str:
-    """SPEC 2.3: "row_" + the first 32 hex digits of SHA-256 over the UTF-8 of
-    `<len>:<event_name>,<timestamp>,` + `<len>:<key>,<len>:<value>,` per payload key in
-    code-point order + `<n>`, where <len> counts characters and <timestamp> is Unix seconds or
-    empty when the row had none. Length prefixes make the encoding unambiguous whatever the
-    values contain, so distinct rows never collide by format."""
-    text = _content(event_name, timestamp, payload) + str(n)
-    return "row_" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
 class IdentifierDeriver:
     """Derives identifiers for one input, counting identical rows (the n of SPEC 2.3).
 
@@ -118,7 +83,7 @@ class IdentifierDeriver:
     def derive(self, event_name: str, timestamp: int | None, payload: dict[str, str]) -> str:
         """The identifier of this row: n is the number of identical rows derived before it."""
         hasher = hashlib.sha256(
-            _content(event_name, timestamp, payload).encode("utf-8", "surrogatepass")
+            content_key(event_name, timestamp, payload).encode("utf-8", "surrogatepass")
         )
         n = self._seen(hasher.digest())
         hasher.update(b"%d" % n)
@@ -170,16 +135,6 @@ def payload_from_pairs(pairs: list[str]) -> dict[str, str]:
 
 
 # --- duplicates and late events -------------------------------------------------------------
-
-
-def is_duplicate(
-    stored: tuple[str, str, int], event_name: str, payload_json: str, timestamp: int | None
-) -> bool:
-    """SPEC 2.3: the stored (event_name, canonical payload, timestamp) of the same identifier
-    against a new row; a row without a timestamp (None) matches on the other two."""
-    if stored[0] != event_name or stored[1] != payload_json:
-        return False
-    return timestamp is None or stored[2] == timestamp
 
 
 class Coverage:

@@ -12,7 +12,7 @@ from typing import Any
 
 from billing_cli.clock import parse_time, to_unix
 from billing_cli.errors import InvalidInput
-from billing_cli.ingest import (
+from billing_cli.ingest.readers import (
     MAX_IDENTIFIER_LENGTH,
     NOT_PAYLOAD,
     EventInput,

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, Inexact, localcontext
 
+from billing_cli.domain.models import Price, Tier
+from billing_cli.domain.money import DECIMAL_CONTEXT, decimal_str, parse_decimal, round_minor
 from billing_cli.errors import InvalidInput
-from billing_cli.models import Price, Tier
-from billing_cli.money import DECIMAL_CONTEXT, decimal_str, parse_decimal, round_minor
 
 __all__ = [
     "MAX_AMOUNT",

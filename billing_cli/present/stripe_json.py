@@ -7,10 +7,13 @@ turn a unit price into a float.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
-from billing_cli import schedule
-from billing_cli.models import Customer, Meter, Price, Product, Subscription, Tier
-from billing_cli.money import decimal_str
+from billing_cli.domain import schedule
+from billing_cli.domain.aggregation import Aggregate
+from billing_cli.domain.events import StoredEvent
+from billing_cli.domain.models import Customer, Meter, Price, Product, Subscription, Tier
+from billing_cli.domain.money import decimal_str
 
 
 def _whole(value: Decimal | None) -> int | None:
@@ -154,4 +157,36 @@ def subscription_dict(s: Subscription, prices: dict[str, Price], now: int) -> di
         "status": schedule.effective_status(s, now),
         "trial_end": s.trial_end,
         "trial_start": s.start_date if s.trial_end is not None else None,
+    }
+
+
+def meter_event_dict(e: StoredEvent) -> dict[str, Any]:
+    """Stripe's billing.meter_event (`created` is when the ledger received it), plus `status`
+    (accepted or late, SPEC 2.6) and `cancelled` (SPEC 2.4)."""
+    return {
+        "object": "billing.meter_event",
+        "created": e.received,
+        "event_name": e.event_name,
+        "identifier": e.identifier,
+        "livemode": False,
+        "payload": e.payload,
+        "timestamp": e.timestamp,
+        "status": e.status,
+        "cancelled": e.cancelled,
+    }
+
+
+def meter_event_summary_dict(
+    meter: str, customer: str, start: int, end: int, aggregate: Aggregate
+) -> dict[str, Any]:
+    """Stripe's billing.meter_event_summary for one window; the value as a decimal string."""
+    return {
+        "object": "billing.meter_event_summary",
+        "aggregated_value": decimal_str(aggregate.value),
+        "customer": customer,
+        "end_time": end,
+        "event_count": aggregate.event_count,
+        "livemode": False,
+        "meter": meter,
+        "start_time": start,
     }

@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from billing_cli import schedule
-from billing_cli.invoice_lines import (
+from billing_cli.domain import schedule
+from billing_cli.domain.invoice_lines import (
     CANCEL,
     CREATE,
     CYCLE,
@@ -35,8 +35,8 @@ from billing_cli.invoice_lines import (
     out_of_range,
     usage_window,
 )
-from billing_cli.models import Subscription
-from billing_cli.money import decimal_str, fits_int64
+from billing_cli.domain.models import Subscription
+from billing_cli.domain.money import decimal_str, fits_int64
 
 __all__ = [
     "CANCEL",

@@ -10,13 +10,13 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from billing_cli.ledger.base import LedgerBase
-from billing_cli.ledger.catalog import CatalogStore
-from billing_cli.ledger.connection import translated
-from billing_cli.ledger.events import EventStore
-from billing_cli.ledger.invoices import InvoiceStore
-from billing_cli.ledger.late_events import LateEventStore
-from billing_cli.ledger.maintenance import MaintenanceStore
+from billing_cli.storage.sqlite.base import LedgerBase
+from billing_cli.storage.sqlite.catalog import CatalogStore
+from billing_cli.storage.sqlite.connection import translated
+from billing_cli.storage.sqlite.events import EventStore
+from billing_cli.storage.sqlite.invoices import InvoiceStore
+from billing_cli.storage.sqlite.late_events import LateEventStore
+from billing_cli.storage.sqlite.maintenance import MaintenanceStore
 
 
 class Ledger(MaintenanceStore, LateEventStore, InvoiceStore, EventStore, CatalogStore, LedgerBase):

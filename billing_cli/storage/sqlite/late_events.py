@@ -7,9 +7,9 @@ import sqlite3
 from dataclasses import dataclass
 from decimal import Decimal
 
-from billing_cli import chain
-from billing_cli.invoicing import Line
-from billing_cli.ledger.invoices import line_from_row, number_seq
+from billing_cli.domain import chain
+from billing_cli.domain.invoicing import Line
+from billing_cli.storage.sqlite.invoices import line_from_row, number_seq
 
 _NOT_CANCELLED = (
     "NOT EXISTS (SELECT 1 FROM meter_event_adjustments c"

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from billing_cli.errors import Conflict, LedgerError
-from billing_cli.ledger.connection import translated
-from billing_cli.ledger.schema import APPLICATION_ID
+from billing_cli.storage.sqlite.connection import translated
+from billing_cli.storage.sqlite.schema import APPLICATION_ID
 
 COUNTED_TABLES = (
     "meters",

@@ -1,0 +1,1 @@
+"""Pure computation over frozen records: no I/O, no clock, no SQL."""

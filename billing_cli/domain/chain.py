@@ -1,0 +1,118 @@
+"""The tamper-evidence hash chain (SPEC 6, beyond Stripe).
+
+Each money-relevant row keeps `sha256(previous hash + canonical row)`. Editing, inserting or
+deleting a row behind the program's back breaks the chain at that row, which `ledger check`
+names. Three chains: meter events, meter event adjustments, and the invoice chain (each
+finalization and each later status transition of an invoice, in the order they happened).
+The canonical form is JSON of the row's fields in a fixed order, so it does not depend on
+SQLite's storage or on Python's dict order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from billing_cli.domain.invoice_lines import explain_text
+from billing_cli.domain.money import decimal_str
+
+if TYPE_CHECKING:
+    from billing_cli.domain.invoicing import Invoice, Line
+
+GENESIS = "0" * 64
+
+EVENT_FIELDS = (
+    "seq",
+    "identifier",
+    "event_name",
+    "meter",
+    "customer",
+    "timestamp",
+    "value",
+    "payload",
+    "received",
+    "status",
+)
+ADJUSTMENT_FIELDS = ("seq", "type", "identifier", "invoice", "created")
+# The invoice chain (migration 4): one row per status an invoice enters after its draft, in the
+# order it happened. `open` (finalization) carries the content hashes of the invoice's header
+# and of each line; `paid` the amount paid; every row the time of the transition.
+INVOICE_CHAIN_FIELDS = (
+    "seq",
+    "invoice",
+    "status",
+    "at",
+    "amount_paid",
+    "header_hash",
+    "line_hashes",
+)
+
+
+def canonical(values: Sequence[object]) -> bytes:
+    return json.dumps(list(values), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def link(previous: str, values: Sequence[object]) -> str:
+    return hashlib.sha256(previous.encode() + b"\n" + canonical(values)).hexdigest()
+
+
+# --- invoices ---
+
+
+def _header_values(inv: Invoice) -> list[object]:
+    """The frozen header fields of a finalized invoice (its status and status dates aside)."""
+    return [
+        inv.id,
+        inv.number,
+        inv.customer,
+        inv.subscription,
+        inv.billing_reason,
+        inv.currency,
+        inv.period_start,
+        inv.period_end,
+        inv.subtotal,
+        inv.total,
+        inv.starting_balance,
+        inv.ending_balance,
+        inv.amount_due,
+        inv.finalized_at,
+    ]
+
+
+def _line_values(line: Line) -> list[object]:
+    return [
+        line.id,
+        line.type,
+        line.subscription_item,
+        line.price,
+        line.meter,
+        line.description,
+        line.period_start,
+        line.period_end,
+        decimal_str(line.quantity_decimal),
+        None if line.unit_amount_decimal is None else decimal_str(line.unit_amount_decimal),
+        line.amount,
+        line.proration,
+        explain_text(line.explain),
+    ]
+
+
+def invoice_hash(inv: Invoice) -> str:
+    """sha256 of the frozen content of a finalized invoice (status changes excluded), so that
+    `ledger check` notices an edit made behind the program's back."""
+    return link(GENESIS, [*_header_values(inv), *(_line_values(line) for line in inv.lines)])
+
+
+def header_hash(inv: Invoice) -> str:
+    """sha256 of the frozen header alone (with its creation and computation times): the
+    invoice chain keeps it apart from the lines' so that `ledger check` can name the very row
+    that was edited."""
+    return link(GENESIS, [*_header_values(inv), inv.created, inv.computed_at])
+
+
+def line_hashes(inv: Invoice) -> str:
+    """`[[line id, sha256 of the line], …]` in position order, as canonical JSON text."""
+    pairs = [[line.id, link(GENESIS, _line_values(line))] for line in inv.lines]
+    return json.dumps(pairs, separators=(",", ":"))

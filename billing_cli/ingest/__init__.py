@@ -1,0 +1,1 @@
+"""The event input pipeline: CSV/JSONL readers, row shaping, validation against the catalog."""

@@ -1,0 +1,1 @@
+"""Stripe-shaped renderings of domain records (JSON today; documents later)."""
