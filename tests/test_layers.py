@@ -35,6 +35,7 @@ PENDING_PORT = {
     "billing_cli.api.compose",
     "billing_cli.api.context",
     "billing_cli.api.event_import",
+    "billing_cli.api.events",
     "billing_cli.api.invoices",
     "billing_cli.api.late_events",
     "billing_cli.api.ledger",

@@ -16,7 +16,7 @@ from typing import Any
 from billing_cli.api.events import UsageSummary
 from billing_cli.cli.output import note
 from billing_cli.clock import format_time
-from billing_cli.domain.money import decimal_str
+from billing_cli.present.amounts import decimal_str
 
 HOUR = 3600
 DAY = 86400

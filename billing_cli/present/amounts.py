@@ -5,6 +5,6 @@ messages (an amount that does not fit) name amounts the same way."""
 
 from __future__ import annotations
 
-from billing_cli.domain.money import format_amount, format_unit_amount
+from billing_cli.domain.money import decimal_str, format_amount, format_unit_amount
 
-__all__ = ["format_amount", "format_unit_amount"]
+__all__ = ["decimal_str", "format_amount", "format_unit_amount"]
