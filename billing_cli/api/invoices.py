@@ -181,23 +181,41 @@ def run(ctx: Context, *, grace: timedelta = DEFAULT_GRACE, dry_run: bool = False
 
 # -- lifecycle (SPEC 4.5) -----------------------------------------------------------------------
 
-_ALLOWED = {
-    "finalize": ("draft",),
-    "pay": ("open", "uncollectible"),
-    "void": ("open", "uncollectible"),
-    "mark-uncollectible": ("open",),
-    "delete": ("draft",),
+# action -> (the statuses it applies to, its participle for "only … invoices can be …")
+_ALLOWED: dict[str, tuple[tuple[str, ...], str]] = {
+    "finalize": (("draft",), "finalized"),
+    "pay": (("open", "uncollectible"), "paid"),
+    "void": (("open", "uncollectible"), "voided"),
+    "mark-uncollectible": (("open",), "marked uncollectible"),
+    "delete": (("draft",), "deleted"),
 }
 
 
-def _check_transition(inv: Invoice, action: str) -> None:
-    allowed = _ALLOWED[action]
+def invoice_name(inv: Invoice, typed: str) -> str:
+    """The invoice as the user named it, then its other name: `in_… (ALPACA-0001)` or
+    `ALPACA-0001 (in_…)`; a draft has no number yet, so only what was typed."""
+    other = inv.number if typed == inv.id else inv.id
+    return typed if other in (None, typed) else f"{typed} ({other})"
+
+
+def _check_transition(inv: Invoice, action: str, typed: str) -> None:
+    allowed, done = _ALLOWED[action]
     if inv.status not in allowed:
-        name = inv.number or inv.id
+        status = "a draft" if inv.status == "draft" else inv.status
         raise Conflict(
-            f"invoice {name} is {inv.status}: cannot {action.replace('-', ' ')} it",
-            hint=f"`invoice {action}` applies to {' or '.join(allowed)} invoices only",
+            f"invoice {invoice_name(inv, typed)} is {status}: only {' or '.join(allowed)} "
+            f"invoices can be {done}",
+            hint=_TRANSITION_HINTS.get(inv.status),
         )
+
+
+_TRANSITION_HINTS = {
+    "draft": "finalize it first (`billing invoice finalize`), or delete it",
+    "open": "an open invoice can be paid, voided or marked uncollectible",
+    "uncollectible": "an uncollectible invoice can still be paid or voided",
+    "paid": "a paid invoice is final; correct it with a credit on the next invoice",
+    "void": "a void invoice is final; nothing more can happen to it",
+}
 
 
 def finalize(ctx: Context, invoice_id: str) -> Invoice:
@@ -205,7 +223,7 @@ def finalize(ctx: Context, invoice_id: str) -> Invoice:
     now = ctx.now_ts
     with ctx.ledger(write=False) as led, led.write():  # an existing ledger only
         inv = require_invoice(led, invoice_id)
-        _check_transition(inv, "finalize")
+        _check_transition(inv, "finalize", invoice_id)
         assert inv.subscription is not None
         sub = require_subscription(led, inv.subscription)
         fresh = compose_for(led, sub, inv.target, as_of=now, invoice_id=inv.id, created=inv.created)
@@ -217,7 +235,7 @@ def pay(ctx: Context, invoice_id: str) -> Invoice:
     """Record a payment made out of band (the whole amount due)."""
     with ctx.ledger(write=False) as led, led.write():  # an existing ledger only
         inv = require_invoice(led, invoice_id)
-        _check_transition(inv, "pay")
+        _check_transition(inv, "pay", invoice_id)
         led.set_invoice_status(
             inv.id or "", inv.status, "paid", paid_at=ctx.now_ts, amount_paid=inv.amount_due
         )
@@ -228,7 +246,7 @@ def void(ctx: Context, invoice_id: str) -> Invoice:
     """Void; the balance change the invoice made is undone (Stripe returns applied credit)."""
     with ctx.ledger(write=False) as led, led.write():  # an existing ledger only
         inv = require_invoice(led, invoice_id)
-        _check_transition(inv, "void")
+        _check_transition(inv, "void", invoice_id)
         led.set_invoice_status(inv.id or "", inv.status, "void", voided_at=ctx.now_ts)
         applied = (inv.ending_balance or 0) - inv.starting_balance
         if applied:
@@ -240,7 +258,7 @@ def void(ctx: Context, invoice_id: str) -> Invoice:
 def mark_uncollectible(ctx: Context, invoice_id: str) -> Invoice:
     with ctx.ledger(write=False) as led, led.write():  # an existing ledger only
         inv = require_invoice(led, invoice_id)
-        _check_transition(inv, "mark-uncollectible")
+        _check_transition(inv, "mark-uncollectible", invoice_id)
         led.set_invoice_status(
             inv.id or "", inv.status, "uncollectible", marked_uncollectible_at=ctx.now_ts
         )
@@ -251,7 +269,7 @@ def delete(ctx: Context, invoice_id: str) -> Invoice:
     """Delete a draft; the next `invoice run` creates a fresh one for its period."""
     with ctx.ledger(write=False) as led, led.write():  # an existing ledger only
         inv = require_invoice(led, invoice_id)
-        _check_transition(inv, "delete")
+        _check_transition(inv, "delete", invoice_id)
         led.delete_draft(inv.id or "")
         return inv
 

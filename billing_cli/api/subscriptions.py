@@ -34,48 +34,65 @@ def parse_price_spec(spec: str) -> tuple[str, int | None]:
     return price, int(qty)
 
 
-def _check_items(prices: list[tuple[Price, int | None]]) -> None:
+def _price_name(price: Price, typed: dict[str, str]) -> str:
+    """The price as the user gave it (a lookup key or an id), then its id when that differs."""
+    given = typed.get(price.id, price.id)
+    return given if given == price.id else f"{given} ({price.id})"
+
+
+def _check_items(prices: list[tuple[Price, int | None]], typed: dict[str, str]) -> None:
     if not prices:
         raise UsageError("a subscription needs at least one --price")
     if len(prices) > MAX_ITEMS:
         raise InvalidInput(f"{len(prices)} prices given", hint=f"at most {MAX_ITEMS} items")
     seen: set[str] = set()
     first = prices[0][0]
+    first_name = _price_name(first, typed)
     for price, qty in prices:
+        name = _price_name(price, typed)
         if price.id in seen:
-            raise InvalidInput(f"price {price.id} appears twice", hint="give each price once")
+            raise InvalidInput(f"price {name} appears twice", hint="give each price once")
         seen.add(price.id)
         if not price.active:
-            raise InvalidInput(f"price {price.id} is inactive", hint="use an active price")
+            raise InvalidInput(f"price {name} is inactive", hint="use an active price")
         if price.currency != first.currency:
             raise InvalidInput(
-                f"price {price.id} is in {price.currency}, {first.id} in {first.currency}",
+                f"price {name} is in {price.currency}, {first_name} in {first.currency}",
                 hint="all items of a subscription share one currency",
             )
         if (price.interval, price.interval_count) != (first.interval, first.interval_count):
             raise InvalidInput(
-                f"price {price.id} bills every {price.interval_count} {price.interval}, "
-                f"{first.id} every {first.interval_count} {first.interval}",
+                f"price {name} bills every {_every(price)}, {first_name} every {_every(first)}",
                 hint="all items of a subscription share one billing interval",
             )
         if price.usage_type == "metered" and qty is not None:
             raise InvalidInput(
-                f"price {price.id} is metered: its quantity comes from usage",
+                f"price {name} is metered: its quantity comes from usage",
                 hint=f"drop ':{qty}' after the price",
             )
 
 
-def _check_meters(led: Ledger, customer: str, prices: list[Price], start: int) -> None:
-    meters: dict[str, str] = {}
+def _every(price: Price) -> str:
+    """`month`, `3 months`: how often a price bills, in words."""
+    if price.interval_count == 1:
+        return price.interval
+    return f"{price.interval_count} {price.interval}s"
+
+
+def _check_meters(
+    led: Ledger, customer: str, prices: list[Price], start: int, typed: dict[str, str]
+) -> None:
+    meters: dict[str, Price] = {}
     for price in prices:
         if price.meter is None:
             continue
         if price.meter in meters:
             raise Conflict(
-                f"prices {meters[price.meter]} and {price.id} both bill meter {price.meter}",
+                f"prices {_price_name(meters[price.meter], typed)} and "
+                f"{_price_name(price, typed)} both bill meter {price.meter}",
                 hint="one event is billed once: use one price per meter",
             )
-        meters[price.meter] = price.id
+        meters[price.meter] = price
         for item, sub, ended_at in led.items_on_meter(customer, price.meter):
             if ended_at is None or ended_at > start:
                 raise Conflict(
@@ -128,15 +145,16 @@ def create_subscription(
     with ctx.ledger(write=True) as led, led.write():
         cust = require_customer(led, customer)
         resolved = [(require_price(led, p), q) for p, q in specs]
-        _check_items(resolved)
+        typed = {price.id: given for (price, _), (given, _) in zip(resolved, specs, strict=True)}
+        _check_items(resolved, typed)
         first = resolved[0][0]
         if cust.currency is not None and cust.currency != first.currency:
             raise Conflict(
-                f"customer {cust.id} is billed in {cust.currency}, price {first.id} in "
-                f"{first.currency}",
+                f"customer {cust.id} is billed in {cust.currency}, price "
+                f"{_price_name(first, typed)} in {first.currency}",
                 hint="a customer's subscriptions all use one currency",
             )
-        _check_meters(led, cust.id, [p for p, _ in resolved], start)
+        _check_meters(led, cust.id, [p for p, _ in resolved], start, typed)
         anchor = trial if trial is not None else start
         if billing_cycle_anchor is not None:
             anchor = to_unix(billing_cycle_anchor)
