@@ -40,13 +40,13 @@ def test_by_number_the_number_comes_first(open_invoice: tuple[Billing, str]) -> 
     assert line.endswith("is paid: only open or uncollectible invoices can be paid")
 
 
-def test_a_draft_is_a_draft(alpaca: Billing) -> None:
+def test_a_draft_has_no_number_yet(alpaca: Billing) -> None:
     alpaca.json("subscription", "create", "--customer", "cus_alpaca", "--price", "price_tokens")
     run = alpaca.json("invoice", "run", "--grace", "72h", now="2026-12-01T10:00:00Z")
     [draft] = run["created"]
     line = assert_error(alpaca("invoice", "void", draft), 5)
     assert line == (
-        f"error: invoice {draft} is a draft: only open or uncollectible invoices can be voided"
+        f"error: invoice {draft} is draft: only open or uncollectible invoices can be voided"
     )
 
 

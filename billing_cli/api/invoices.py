@@ -201,9 +201,8 @@ def invoice_name(inv: Invoice, typed: str) -> str:
 def _check_transition(inv: Invoice, action: str, typed: str) -> None:
     allowed, done = _ALLOWED[action]
     if inv.status not in allowed:
-        status = "a draft" if inv.status == "draft" else inv.status
         raise Conflict(
-            f"invoice {invoice_name(inv, typed)} is {status}: only {' or '.join(allowed)} "
+            f"invoice {invoice_name(inv, typed)} is {inv.status}: only {' or '.join(allowed)} "
             f"invoices can be {done}",
             hint=_TRANSITION_HINTS.get(inv.status),
         )
