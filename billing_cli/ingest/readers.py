@@ -4,7 +4,7 @@ Pure functions over byte streams; SPEC 2.2 validation against the catalog and th
 of SPEC 2.3 are in `validation`, the database side (duplicates, batches, commits) in
 `ledger.events` and `api.events`. Imports are fed million-row files, so parsing streams (memory
 depends on the longest record, never on the row count) and the per-row path avoids regexes and
-repeated work: the csv module over a decoded line iterator, `json` with number hooks.
+repeated work: `csv_records` finds where each CSV record ends, `json` with number hooks.
 
 Decisions where SPEC 2 is silent:
 - An empty CSV cell, and an empty JSON string for identifier/timestamp/a payload value, mean
@@ -14,25 +14,36 @@ Decisions where SPEC 2 is silent:
   `created`, ... in a Stripe export) are ignored too.
 - A CSV header without an `event_name` column, or with names that have surrounding whitespace,
   is refused like duplicate or empty names: every row would be rejected otherwise.
-- A record that is not valid CSV (a stray CR, a field over the csv module's size limit) is
-  rejected as `invalid_csv`; a line over 1 MiB as `invalid_csv` / `invalid_json`.
+- A CSV record that is not RFC 4180 (a stray CR, a quote inside an unquoted field or after a
+  closing quote) or longer than 1 MiB is rejected as `invalid_csv`, and reading resumes after
+  the end of that record as the grammar defines it (`csv_records`); a quote that never closes
+  makes the rest of the input one rejected record. A JSONL line over 1 MiB is rejected as
+  `invalid_json` and reading resumes at the next line.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, NamedTuple
 
+from billing_cli.csv_records import (
+    MAX_RECORD_BYTES,
+    RawRecord,
+    needs_scan,
+    read_record,
+    read_records,
+    split_cells,
+    strip_line_break,
+)
 from billing_cli.errors import InvalidInput, UsageError
 
 FORMATS = ("csv", "jsonl")
 RESERVED = ("event_name", "identifier", "timestamp")
 BOOKKEEPING = ("_line", "_error", "_raw")
 NOT_PAYLOAD = frozenset(RESERVED + BOOKKEEPING)
-MAX_LINE_BYTES = 1 << 20
+MAX_LINE_BYTES = MAX_RECORD_BYTES  # a JSONL line, a CSV record
 MAX_IDENTIFIER_LENGTH = 100
 
 # SPEC 2.2 / 2.3 reason codes (Stripe's names), then ours for rows that never get that far.
@@ -156,22 +167,17 @@ class RowStream:
             return RawRow(line, dict(zip(self.header or [], source, strict=True)), None, None)
         return source
 
-    def _csv_header(self, stream: BinaryIO) -> tuple | None:
-        bad: dict[int, tuple[str, str]] = {}  # line -> (code, message) within the current record
-        buf: list[str] = []  # the current record's physical lines
-        reader = csv.reader(_csv_lines(stream, bad, buf), strict=True)
-        prev = 0
-        try:
-            for rec in reader:
-                start, prev = prev + 1, reader.line_num
-                if bad:
-                    raise InvalidInput(f"CSV header (line {start}): {bad[min(bad)][1]}")
-                buf.clear()
-                if rec and (len(rec) > 1 or rec[0].strip()):
-                    self.header = _check_header(rec, start)
-                    return (reader, len(self.header), bad, buf, prev)
-        except csv.Error as exc:
-            raise InvalidInput(f"CSV header (line {prev + 1}) is not valid CSV: {exc}") from None
+    def _csv_header(self, stream: BinaryIO) -> tuple[Callable[[int], bytes], int, int] | None:
+        """The header is the first record that is not blank; (readline, its last line, its
+        number of columns) for reading on."""
+        for record in read_records(stream.readline):
+            cells = _split(record, None, bom=True)
+            if isinstance(cells, RawRow):
+                assert cells.reject is not None
+                raise InvalidInput(f"CSV header (line {cells.line}): {cells.reject.message}")
+            if cells is not None:
+                self.header = _check_header(cells, record.first)
+                return (stream.readline, record.last, len(self.header))
         return None
 
 
@@ -182,31 +188,6 @@ def _same(raw: RawRow) -> RawRow:
 def iter_rows(stream: BinaryIO, fmt: str) -> RowStream:
     """Stream RawRows from CSV or JSONL bytes (SPEC 2.5); raises InvalidInput for a bad header."""
     return RowStream(stream, fmt)
-
-
-def _csv_lines(stream: BinaryIO, bad: dict[int, tuple[str, str]], buf: list[str]) -> Iterator[str]:
-    """Decoded physical lines for csv.reader. A bad line is still fed (surrogate-escaped, or
-    empty when over-long) so the reader keeps its place, and marked in `bad` so the record
-    holding it is rejected; `buf` collects the current record's text for that reject."""
-    readline = stream.readline
-    n = 0
-    while line := readline(MAX_LINE_BYTES):
-        n += 1
-        if len(line) == MAX_LINE_BYTES and _skip_rest(readline, line):
-            message, prefix = _too_long(n, line)
-            bad[n] = ("invalid_csv", message)
-            buf.append(prefix + "\n")
-            yield "\n"
-            continue
-        try:
-            text = line.decode()
-        except UnicodeDecodeError as exc:
-            bad[n] = ("invalid_utf8", _not_utf8(n, exc))
-            text = line.decode("utf-8", "surrogateescape")
-        if n == 1 and text.startswith("\ufeff"):
-            text = text[1:]
-        buf.append(text)
-        yield text
 
 
 def _check_header(names: list[str], line: int) -> list[str]:
@@ -229,47 +210,82 @@ def _check_header(names: list[str], line: int) -> list[str]:
     return names
 
 
-def _replace_text(lines: list[str]) -> str:
-    """The record's physical text, undecodable bytes shown as U+FFFD (SPEC 2.5 `_raw`)."""
-    text = "".join(lines).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return text.rstrip("\r\n")
+def _raw_text(rec: RawRecord) -> str:
+    """A rejected record's text for the report and the reject file (SPEC 2.5 `_raw`):
+    undecodable bytes shown as U+FFFD, a record over the limit cut to its beginning."""
+    if rec.problem is not None and len(rec.data) > _RAW_PREFIX_CHARS:
+        text = rec.data[: _RAW_PREFIX_CHARS * 4].decode("utf-8", "replace")
+        return text[:_RAW_PREFIX_CHARS] + "…"
+    return strip_line_break(rec.data.decode("utf-8", "replace"))
+
+
+def _not_utf8_record(rec: RawRecord, exc: UnicodeDecodeError) -> Reject:
+    data = rec.data
+    line = rec.first + data.count(b"\n", 0, exc.start)
+    byte = exc.start - (data.rfind(b"\n", 0, exc.start) + 1)
+    return Reject("invalid_utf8", f"line {line} is not valid UTF-8 ({exc.reason} at byte {byte})")
+
+
+def _wrong_count(line: int, cells: list[str], ncols: int, raw: str) -> RawRow:
+    message = f"line {line} has {len(cells)} columns, the header has {ncols}"
+    return RawRow(line, None, Reject("wrong_column_count", message), raw)
+
+
+def _split(rec: RawRecord, ncols: int | None, bom: bool = False) -> list[str] | RawRow | None:
+    """A record's cells (`ncols` of them unless None), the RawRow of its reject, or None for a
+    blank line."""
+    line = rec.first
+    if rec.problem is not None:
+        return RawRow(line, None, Reject("invalid_csv", rec.problem), _raw_text(rec))
+    try:
+        text = rec.data.decode()
+    except UnicodeDecodeError as exc:
+        return RawRow(line, None, _not_utf8_record(rec, exc), _raw_text(rec))
+    if bom and line == 1 and text.startswith("\ufeff"):
+        text = text[1:]
+    cells = split_cells(strip_line_break(text), line)
+    if isinstance(cells, str):
+        return RawRow(line, None, Reject("invalid_csv", cells), _raw_text(rec))
+    if len(cells) == 1 and not cells[0].strip():
+        return None
+    if ncols is not None and len(cells) != ncols:
+        return _wrong_count(line, cells, ncols, _raw_text(rec))
+    return cells
 
 
 def _csv_body(
-    reader: Any,
+    readline: Callable[[int], bytes],
+    n: int,
     ncols: int,
-    bad: dict[int, tuple[str, str]],
-    buf: list[str],
-    prev: int,
     clean: Callable[[int, list[str]], Any],
     broken: Callable[[RawRow], Any],
 ) -> Iterator[Any]:
-    """Records after the header: `clean(line, cells)` for one that splits into the header's
-    columns, `broken(RawRow with its reject)` for one that does not."""
-    while True:
-        try:
-            for rec in reader:
-                start, prev = prev + 1, reader.line_num
-                if bad:
-                    reject = Reject(*bad[min(bad)])
-                    bad.clear()
-                    yield broken(RawRow(start, None, reject, _replace_text(buf)))
-                elif len(rec) == ncols:
-                    yield clean(start, rec)
-                elif rec and (len(rec) > 1 or rec[0].strip()):  # else a blank line
-                    message = f"line {start} has {len(rec)} columns, the header has {ncols}"
-                    reject = Reject("wrong_column_count", message)
-                    yield broken(RawRow(start, None, reject, _replace_text(buf)))
-                buf.clear()
-            return
-        except csv.Error as exc:  # the reader resets and goes on with the next line
-            start, prev = prev + 1, reader.line_num
-            reject = (
-                Reject(*bad[min(bad)]) if bad else Reject("invalid_csv", f"line {start}: {exc}")
-            )
-            bad.clear()
-            yield broken(RawRow(start, None, reject, _replace_text(buf)))
-            buf.clear()
+    """Records after the header (line `n`): `clean(line, cells)` for one that splits into the
+    header's columns, `broken(RawRow with its reject)` for one that does not. A one-line record
+    without quotes (nearly every row of a pipeline's file) is split right here."""
+    while line := readline(MAX_RECORD_BYTES):
+        n += 1
+        if not needs_scan(line):
+            try:
+                text = line.decode()
+            except UnicodeDecodeError:
+                text = "\r"  # not this path: `_split` names the bad byte
+            if text[-1:] == "\n":
+                text = text[:-2] if text[-2:-1] == "\r" else text[:-1]
+            if "\r" not in text:
+                cells = text.split(",")
+                if len(cells) == ncols:
+                    yield clean(n, cells)
+                elif len(cells) > 1 or cells[0].strip():  # else a blank line
+                    yield broken(_wrong_count(n, cells, ncols, text))
+                continue
+            record = RawRecord(n, n, line, None)
+        else:
+            record = read_record(readline, line, n)
+            n = record.last
+        got = _split(record, ncols)
+        if got is not None:
+            yield broken(got) if isinstance(got, RawRow) else clean(record.first, got)
 
 
 class JsonNumber(str):
