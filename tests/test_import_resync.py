@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing_cli.csv_records import MAX_RECORD_BYTES
-from billing_cli.ingest import iter_rows
+from billing_cli.ingest.csv_records import MAX_RECORD_BYTES
+from billing_cli.ingest.readers import iter_rows
 from tests.conftest import NOW_TS, Billing, json_of
 
 TS = NOW_TS - 3600

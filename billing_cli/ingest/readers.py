@@ -28,7 +28,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, NamedTuple
 
-from billing_cli.csv_records import (
+from billing_cli.errors import InvalidInput, UsageError
+from billing_cli.ingest.csv_records import (
     MAX_RECORD_BYTES,
     RawRecord,
     needs_scan,
@@ -37,7 +38,6 @@ from billing_cli.csv_records import (
     split_cells,
     strip_line_break,
 )
-from billing_cli.errors import InvalidInput, UsageError
 
 FORMATS = ("csv", "jsonl")
 RESERVED = ("event_name", "identifier", "timestamp")
