@@ -172,3 +172,55 @@ def test_what_a_csv_writer_quotes_reads_back_record_for_record(rows: list[list[s
     read = list(iter_rows(io.BytesIO(out.getvalue().encode()), "csv"))
     assert all(r.reject is None for r in read), [r.reject for r in read]
     assert [[r.fields[k] for k in ("event_name", "a", "b")] for r in read] == rows  # type: ignore[index]
+
+
+# -- issue 15 item 4: JSONL objects that two readers could read differently ---------------------
+def jsonl(billing: Billing, *lines: str, args: tuple[str, ...] = ()) -> tuple[int, dict, str]:
+    data = ("\n".join(lines) + "\n").encode()
+    result = billing("event", "import", "-", "--format", "jsonl", "--json", *args, input=data)
+    assert "Traceback" not in result.stderr
+    return result.exit_code, json.loads(result.stdout), result.stderr
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f'{{"event_name":"tokens","timestamp":{TS},"payload":{{"stripe_customer_id":"cus_1",'
+        '"value":"5","value":"7"}}',
+        f'{{"event_name":"tokens","event_name":"other","timestamp":{TS},'
+        '"payload":{"stripe_customer_id":"cus_1","value":"5"}}',
+        f'{{"event_name":"tokens","timestamp":{TS},"payload":{{"stripe_customer_id":"cus_1",'
+        '"value":"5"},"payload":{"stripe_customer_id":"cus_1","value":"9"}}',
+    ],
+)
+def test_jsonl_duplicate_keys_are_refused_not_last_wins(tokens: Billing, line: str) -> None:
+    code, summary, stderr = jsonl(tokens, line)
+    assert code == 7 and summary["rejected"] == 1 and summary["accepted"] == 0
+    assert "appears twice" in stderr
+    assert stored_identifiers(tokens) == []
+
+
+@pytest.mark.parametrize("key", ["", "\\u0000", "note\\u0000x"])
+def test_jsonl_empty_or_nul_payload_keys_are_refused(tokens: Billing, key: str) -> None:
+    line = (
+        f'{{"event_name":"tokens","timestamp":{TS},"payload":{{"stripe_customer_id":"cus_1",'
+        f'"value":"5","{key}":"x"}}}}'
+    )
+    code, summary, stderr = jsonl(tokens, line)
+    assert code == 7 and summary["rejected"] == 1, stderr
+    assert "invalid_payload" in stderr
+    assert stored_identifiers(tokens) == []
+
+
+def test_csv_header_with_a_nul_is_refused(tokens: Billing) -> None:
+    data = b"event_name,stripe_customer_id,value,no\x00te\ntokens,cus_1,1,x\n"
+    result = tokens("event", "import", "-", "--format", "csv", input=data)
+    assert result.exit_code == 4 and "NUL" in result.stderr
+
+
+def test_event_send_payload_key_with_nul_is_refused(tokens: Billing) -> None:
+    from billing_cli.errors import InvalidInput
+    from billing_cli.ingest.validation import payload_from_pairs
+
+    with pytest.raises(InvalidInput, match="NUL"):
+        payload_from_pairs(["stripe_customer_id=cus_1", "a\x00b=1"])

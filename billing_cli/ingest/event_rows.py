@@ -78,6 +78,15 @@ def check_identifier(identifier: str) -> Reject | None:
     )
 
 
+def check_payload_key(key: str) -> Reject | None:
+    """A payload key is a name: never empty, never with a NUL (which C-string tools, SQLite's
+    JSON functions among them, cut short, so two keys could read as one)."""
+    if key and "\x00" not in key:
+        return None
+    what = "an empty key" if not key else f"key {show_value(key)} with a NUL character"
+    return Reject("invalid_payload", f"payload has {what}; keys are non-empty names")
+
+
 def _parse_timestamp(text: str) -> int | Reject:
     # Plain Unix seconds of up to 11 digits (before year 5138) are what pipelines send; the
     # shortcut gives what clock.parse_time would, without building a datetime per row.
@@ -174,6 +183,8 @@ def _json_event(obj: dict[str, Any], line: int, raw: str | None) -> EventInput |
         return Reject("invalid_payload", f"line {line}: payload is {kind}, not an object")
     payload: dict[str, str] = {}
     for key, value in given.items():
+        if (bad := check_payload_key(key)) is not None:
+            return bad
         kind_of = type(value)
         if kind_of is str:
             if value:

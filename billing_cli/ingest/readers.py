@@ -196,6 +196,7 @@ def _check_header(names: list[str], line: int) -> list[str]:
     for i, name in enumerate(names, 1):
         problem = (
             "has no name" if not name
+            else "holds a NUL character" if "\x00" in name
             else "has surrounding spaces" if name != name.strip()
             else "appears twice" if name in seen
             else None
@@ -295,8 +296,31 @@ class JsonNumber(str):
     __slots__ = ()
 
 
+class DuplicateKey(ValueError):
+    """A JSON object names one key twice: `{"value": "5", "value": "7"}` would otherwise keep
+    the last value silently, and two readers of the same line could bill different amounts."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
 _decode_json = json.JSONDecoder(
-    parse_float=JsonNumber, parse_int=JsonNumber, parse_constant=JsonNumber
+    object_pairs_hook=_object,
+    parse_float=JsonNumber,
+    parse_int=JsonNumber,
+    parse_constant=JsonNumber,
 ).decode
 
 
@@ -322,6 +346,10 @@ def _jsonl_rows(stream: BinaryIO) -> Iterator[RawRow]:
             continue
         try:
             obj = _decode_json(text)
+        except DuplicateKey as exc:
+            message = f"line {n}: key {show_value(exc.key)} appears twice in one object"
+            yield RawRow(n, None, Reject("invalid_json", message), text)
+            continue
         except (ValueError, RecursionError) as exc:
             why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
             yield RawRow(n, None, Reject("invalid_json", f"line {n} is not JSON: {why}"), text)

@@ -20,6 +20,7 @@ from billing_cli.domain.events import ValidEvent, content_key
 from billing_cli.domain.models import Meter
 from billing_cli.domain.money import parse_decimal
 from billing_cli.errors import InvalidInput
+from billing_cli.ingest.event_rows import check_payload_key
 from billing_cli.ingest.readers import EventInput, Reject, show_value
 
 FUTURE_TOLERANCE_SECONDS = 300
@@ -130,6 +131,8 @@ def payload_from_pairs(pairs: list[str]) -> dict[str, str]:
             raise InvalidInput(f"--payload {show_value(pair)} is not KEY=VALUE with a key", hint)
         if key in payload:
             raise InvalidInput(f"--payload key {show_value(key)} is given twice", hint)
+        if (bad := check_payload_key(key)) is not None:
+            raise InvalidInput(f"--payload {show_value(pair)}: {bad.message}", hint)
         payload[key] = value
     return payload
 
