@@ -27,6 +27,8 @@ from billing_cli.api.ledger_check import check_ledger
 from billing_cli.clock import parse_time, to_unix
 from tests.trust_state import build_catalog, gapless, ledger_state, start
 
+pytestmark = pytest.mark.slow  # SIGKILL timing tests: `-m 'not slow'` skips them
+
 CUSTOMERS = 300
 START = "2026-01-01T00:00:00Z"
 RUN_AT = "2026-03-01T02:00:00Z"  # January and February ended, past their grace: finalized

@@ -21,6 +21,8 @@ from billing_cli.api import Context, catalog
 from billing_cli.clock import parse_time
 from tests.trust_state import assert_event_chain_and_rollups_whole
 
+pytestmark = pytest.mark.slow  # SIGKILL timing tests: `-m 'not slow'` skips them
+
 NOW = "2026-11-01T09:00:00Z"
 NOW_TS = 1_793_523_600
 ROWS = 50_000

@@ -137,9 +137,9 @@ def _run(led: Ledger, now: int, grace: int) -> RunResult:
         for target in invoicing.cycle_targets(sub, now):
             if target not in existing:
                 work.append(((target.period_end, target.period_start), sub, target, None))
-        for target, (invoice_id, status) in existing.items():
+        for target, (draft_id, status) in existing.items():
             if status == "draft":
-                work.append(((target.period_end, target.period_start), sub, target, invoice_id))
+                work.append(((target.period_end, target.period_start), sub, target, draft_id))
     # Oldest period first, across customers: numbers and balances then follow time.
     work.sort(key=lambda w: (w[0], w[1].created, w[1].id))
     for _, sub, target, invoice_id in work:

@@ -23,7 +23,7 @@ def _whole_amount(value: int | str, field: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         amount = value
     else:
-        exact = money.parse_decimal(value, field=field)
+        exact = money.parse_decimal(str(value), field=field)
         if exact != exact.to_integral_value():
             raise InvalidInput(
                 f"{field} {value!r} is not a whole number of minor units",

@@ -111,6 +111,7 @@ def _load(name: str) -> Any:
         sub_app.rich_markup_mode = None  # plain help, like the root's: it pipes and greps well
         for more in extra:
             importlib.import_module(more)
+        command: click.Command
         if sub_app.registered_groups or len(sub_app.registered_commands) != 1:
             command = typer.main.get_group(sub_app)
         else:
@@ -130,7 +131,10 @@ class BillingGroup(TyperGroup):
     def get_command(self, ctx: Any, name: str) -> Any:
         return _load(name) if name in _GROUPS else None
 
-    def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
+    # click types main() with overloads on standalone_mode; this one always runs standalone.
+    def main(  # type: ignore[override]
+        self, args: Any = None, prog_name: str | None = None, **extra: Any
+    ) -> Any:
         extra.pop("standalone_mode", None)
         try:
             rv = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)

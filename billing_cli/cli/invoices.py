@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Annotated
 
 import typer
@@ -149,7 +150,7 @@ def _print_run_table(result, *, dry_run: bool) -> None:  # noqa: ANN001 - api.Ru
 
         note(f"{title}: {sys_note}")
         return
-    columns = [Column(k, lambda r, k=k: r[k], right=(k == "total")) for k in rows[0]]
+    columns = [Column(k, itemgetter(k), right=(k == "total")) for k in rows[0]]
     print_table(columns, rows, title=title)
 
 

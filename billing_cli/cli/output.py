@@ -141,10 +141,18 @@ def _flat_columns(sample: dict) -> list[Column]:
     columns = []
     for key, value in sample.items():
         if isinstance(value, dict) and "id" in value:
-            columns.append(Column(key, lambda r, k=key: r[k]["id"]))
+            columns.append(Column(key, _embedded_id(key)))
         elif not isinstance(value, dict | list) and key != "object":
-            columns.append(Column(key, lambda r, k=key: _shown(k, r[k])))
+            columns.append(Column(key, _scalar(key)))
     return columns
+
+
+def _embedded_id(key: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda row: row[key]["id"]
+
+
+def _scalar(key: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda row: _shown(key, row[key])
 
 
 def note(message: str) -> None:

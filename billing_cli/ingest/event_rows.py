@@ -115,11 +115,12 @@ def csv_shaper(header: list[str]) -> Callable[[list[str], int], EventInput | Rej
         if i_ident is not None and (identifier := rec[i_ident] or None) is not None:
             if (bad := check_identifier(identifier)) is not None:
                 return bad
-        timestamp = None
+        timestamp: int | None = None
         if i_ts is not None and (text := rec[i_ts]):
-            timestamp = _parse_timestamp(text)
-            if type(timestamp) is not int:
-                return timestamp
+            parsed = _parse_timestamp(text)
+            if isinstance(parsed, Reject):
+                return parsed
+            timestamp = parsed
         payload = {key: rec[i] for key, i in payload_columns if rec[i]}
         return _event(name, payload, identifier, timestamp, line)
 
@@ -141,11 +142,12 @@ def row_to_event(raw: RawRow, fmt: str) -> EventInput | Reject:
     identifier = fields.get("identifier") or None
     if identifier is not None and (bad := check_identifier(identifier)) is not None:
         return bad
-    timestamp = None
+    timestamp: int | None = None
     if text := fields.get("timestamp"):
-        timestamp = _parse_timestamp(text)
-        if type(timestamp) is not int:
-            return timestamp
+        parsed = _parse_timestamp(text)
+        if isinstance(parsed, Reject):
+            return parsed
+        timestamp = parsed
     payload = {k: v for k, v in fields.items() if v and k not in NOT_PAYLOAD}
     return _event(name, payload, identifier, timestamp, raw.line)
 
@@ -173,7 +175,7 @@ def _json_event(obj: dict[str, Any], line: int, raw: str | None) -> EventInput |
             kind = _JSON_TYPES.get(type(timestamp), "not a time")
             return Reject("invalid_timestamp", f"timestamp {timestamp!r} is {kind}")
         timestamp = _parse_timestamp(str(timestamp))
-        if type(timestamp) is not int:
+        if isinstance(timestamp, Reject):
             return timestamp
     else:
         timestamp = None

@@ -42,7 +42,7 @@ _add = _EXACT.add
 # The same bytes come from json's C encoder built once, and from its string escaper
 # (tests/test_ledger_events.py checks both against json.dumps / chain.link).
 _escape = json.encoder.encode_basestring  # what json.dumps uses with ensure_ascii=False
-_c_make_encoder = json.encoder.c_make_encoder
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)  # private, not in typeshed
 if _c_make_encoder is not None:
     _payload_chunks = _c_make_encoder(None, None, _escape, None, ":", ",", True, False, True)
 
@@ -51,9 +51,13 @@ if _c_make_encoder is not None:
         return "".join(_payload_chunks(payload, 0))
 
 else:  # pragma: no cover - CPython always has the C encoder
-    payload_json = json.JSONEncoder(
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode
+    _encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def payload_json(payload: dict[str, str]) -> str:
+        """The canonical JSON text of a payload, as stored and hashed."""
+        return _encoder.encode(payload)
+
+
 _sha256 = hashlib.sha256
 
 _INSERT = (
@@ -156,6 +160,7 @@ class EventStore(EventQueries):
         esc, sha, add, append, get = _escape, _sha256, _add, rows.append, rollup.get
         for i, e in enumerate(events):
             ident, pj, ts, name = e.identifier, payloads[i], e.timestamp, e.event_name
+            assert ident is not None  # the caller derives missing identifiers first
             if known is not None:
                 prior = known.get(ident)  # type: ignore[arg-type]
                 if prior is not None:
@@ -163,14 +168,15 @@ class EventStore(EventQueries):
                     kind = "duplicate" if is_duplicate(prior, name, pj, given) else "conflict"
                     skipped.append((i, kind))
                     continue
-                known[ident] = (name, pj, ts)  # type: ignore[index]
+                known[ident] = (name, pj, ts)
             seq += 1
             value, status, meter, customer = e.value_text, e.status, e.meter, e.customer
             # chain.canonical([seq, ident, name, meter, customer, ts, value, pj, received,
             # status]) spelled out: the ints print as JSON does, the strings are escaped by it.
+            value_json = "null" if value is None else esc(value)
             canonical = (
                 f"[{seq},{esc(ident)},{esc(name)},{esc(meter)},{esc(customer)},{ts},"
-                f"{'null' if value is None else esc(value)},{esc(pj)},{received},{esc(status)}]"
+                f"{value_json},{esc(pj)},{received},{esc(status)}]"
             )
             digest = sha(previous + b"\n" + canonical.encode()).hexdigest()
             previous = digest.encode()
