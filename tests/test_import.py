@@ -230,7 +230,7 @@ def test_reject_file_jsonl_keeps_the_original_text(alpaca: Billing, tmp_path: Pa
     fixed = rejects.read_text().splitlines()[0].replace("cus_nobody", "cus_alpaca")
     rejects.write_text(fixed + "\n")
     assert run_import(alpaca, str(rejects)).exit_code == 0
-    assert stored(alpaca.db)["x1"] == (TS, "1.50", "accepted")
+    assert stored(alpaca.db)["x1"] == (TS, "1.5", "accepted")  # canonical; the payload keeps "1.50"
 
 
 def test_many_rejects_are_listed_up_to_a_cap(alpaca: Billing, tmp_path: Path) -> None:

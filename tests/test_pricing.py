@@ -169,10 +169,13 @@ def test_transform_refused_on_tiered() -> None:
         price_line_amount(price, Decimal(1))
 
 
-def test_precision_overflow_raises_instead_of_rounding() -> None:
-    price = make_price(unit_amount_decimal=Decimal(3))
-    with pytest.raises(InvalidInput, match="precision"):
-        price_line_amount(price, Decimal("9" * 30 + "." + "9" * 30))
+def test_long_quantities_stay_exact() -> None:
+    """Money's one context has unbounded precision: 60 digits times 3 is not rounded (the
+    line's 64-bit limit is checked where the line is built, invoice_lines.checked)."""
+    price = make_price(unit_amount_decimal=Decimal("3.000000000001"))
+    q = Decimal("9" * 30 + "." + "9" * 30)
+    exact = price_line_amount(price, q).exact_amount
+    assert Fraction(exact) == Fraction(q) * Fraction("3.000000000001")
 
 
 def test_float_quantity_refused() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact, InvalidOperation
+from decimal import Decimal
 
 from billing_cli import ids
 from billing_cli.domain import invoicing
@@ -18,11 +18,11 @@ from billing_cli.domain.aggregation import Aggregate, EventPoint, aggregate_even
 from billing_cli.domain.chain import invoice_hash
 from billing_cli.domain.invoicing import Catalog, Invoice, Line, Target
 from billing_cli.domain.models import Meter, Subscription
+from billing_cli.domain.money import DECIMAL_CONTEXT
 from billing_cli.storage.sqlite import Ledger
 from billing_cli.storage.sqlite.late_events import LateEvent, StoredLine
 
 # Sums of event values must stay exact whatever their exponents (as in aggregation.py).
-_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation, Inexact])
 _ZERO = Decimal(0)
 
 BaseUsage = Callable[[Meter, int, int, int], Aggregate]
@@ -74,7 +74,7 @@ def _with_late(
         original = base(meter, window[0], window[1], received_by)
         extra = aggregate_events(meter.formula, None, points)
         return Aggregate(
-            _EXACT.add(original.value, extra.value),
+            DECIMAL_CONTEXT.add(original.value, extra.value),
             original.event_count + extra.event_count,
             None,
         )

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact, InvalidOperation
+from decimal import Decimal
 from typing import Any, NamedTuple
 
-from billing_cli.domain.money import decimal_str
+from billing_cli.domain.money import DECIMAL_CONTEXT, decimal_str
 
 __all__ = [
     "DAY",
@@ -47,12 +47,8 @@ DAY = 86400
 FORMULAS = frozenset({"sum", "count", "last"})
 WINDOWS: dict[str | None, int | None] = {None: None, "hour": HOUR, "day": DAY}
 
-# Values have at most 15 significant digits but any exponent ("0.000…001"), so a sum of a large
-# and a tiny value can need more than the 60 digits of money.DECIMAL_CONTEXT. An unbounded
-# context keeps every sum exact (Decimal addition only allocates the digits it needs), and the
-# Inexact trap turns the impossible case into an exception instead of a silent rounding.
-_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation, Inexact])
-_add = _EXACT.add
+# Sums stay exact in money's one context (unbounded precision, Inexact trapped).
+_add = DECIMAL_CONTEXT.add
 _ZERO = Decimal(0)
 
 

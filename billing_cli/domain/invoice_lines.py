@@ -275,7 +275,7 @@ def late_usage_line(
         description=f"Late usage: {product.name} ({period})",
         period_start=original.period_start,
         period_end=original.period_end,
-        quantity_decimal=la.quantity - original.quantity_decimal,
+        quantity_decimal=DECIMAL_CONTEXT.subtract(la.quantity, original.quantity_decimal),
         amount=delta,
         subscription_item=original.subscription_item,
         price=price.id,

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import re
 from decimal import (
+    MAX_EMAX,
+    MAX_PREC,
+    MIN_EMIN,
     ROUND_HALF_UP,
     Context,
     Decimal,
     DivisionByZero,
+    Inexact,
     InvalidOperation,
     Overflow,
 )
@@ -24,6 +28,7 @@ __all__ = [
     "INT64_MAX",
     "INT64_MIN",
     "ISO_4217_CODES",
+    "canonical_text",
     "currency_exponent",
     "decimal_str",
     "format_amount",
@@ -34,12 +39,19 @@ __all__ = [
     "round_minor",
 ]
 
-# Precision 60 leaves room for a 15-digit quantity summed over millions of events times a unit
-# price with 12 decimal places; traps turn silent NaN/Infinity results into exceptions.
+# The one context every Decimal operation on prices, quantities and usage runs in (always via
+# `localcontext(DECIMAL_CONTEXT)` or its methods, never the thread's default context, whose
+# 28 digits would round silently). Values have at most 15 significant digits but any exponent,
+# so a sum of a large and a tiny value can need many digits: the precision is unbounded (a
+# Decimal operation only allocates the digits its result needs) and Inexact is trapped, so an
+# operation that would round raises instead. No division happens on money (proration is exact
+# rational arithmetic, `pricing.prorate`); the one rounding is `round_minor`'s quantization.
 DECIMAL_CONTEXT = Context(
-    prec=60,
+    prec=MAX_PREC,
+    Emax=MAX_EMAX,
+    Emin=MIN_EMIN,
     rounding=ROUND_HALF_UP,
-    traps=[InvalidOperation, DivisionByZero, Overflow],
+    traps=[InvalidOperation, DivisionByZero, Overflow, Inexact],
 )
 
 # The ledger stores amounts, quantities and balances as SQLite INTEGERs: signed 64-bit. An
@@ -241,6 +253,19 @@ def format_unit_amount(unit_amount_decimal: Decimal, currency: str) -> str:
         whole, _, frac = text.partition(".")
         text = f"{whole}.{frac.ljust(exponent, '0')}"
     return f"{text} {currency.upper()}"
+
+
+# Text already in `decimal_str`'s form: no sign but a minus, no leading zeros, a fraction
+# without trailing zeros, never "-0". Checked first, so canonical input costs one regex match.
+_CANONICAL_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")
+
+
+def canonical_text(text: str) -> str:
+    """The canonical form of a decimal given as text (`+007.50` -> `7.5`, `1E-7` ->
+    `0.0000001`): what every decimal column of the ledger holds."""
+    if _CANONICAL_RE.fullmatch(text) and text != "-0":
+        return text
+    return decimal_str(Decimal(text))
 
 
 def decimal_str(value: Decimal) -> str:

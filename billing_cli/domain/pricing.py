@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal, Inexact, localcontext
+from decimal import Decimal, localcontext
 
 from billing_cli.domain.models import Price, Tier
 from billing_cli.domain.money import DECIMAL_CONTEXT, decimal_str, parse_decimal, round_minor
@@ -254,13 +254,12 @@ class LineAmount:
 def price_line_amount(price: Price, quantity: Decimal) -> LineAmount:
     """SPEC 4.1 steps 2-4: exact arithmetic throughout, then the single rounding step.
 
-    Any inexact intermediate result raises instead of being rounded silently, so the only
-    rounding in the whole computation is `round_minor`.
+    Money's one context has unbounded precision and traps Inexact: no intermediate result is
+    ever rounded, so the only rounding in the whole computation is `round_minor`.
     """
     if not isinstance(quantity, Decimal) or not quantity.is_finite():
         raise InvalidInput(f"invalid quantity {quantity!r}: not a finite Decimal")
-    with localcontext(DECIMAL_CONTEXT) as ctx:
-        ctx.clear_flags()
+    with localcontext(DECIMAL_CONTEXT):
         q = quantity if quantity > 0 else _ZERO
         if price.billing_scheme == "per_unit":
             transformed = _transform(price, q)
@@ -282,12 +281,6 @@ def price_line_amount(price: Price, quantity: Decimal) -> LineAmount:
             exact = sum((part for _, part in steps), _ZERO)
         else:
             raise InvalidInput(f"price {price.id}: unknown billing_scheme {price.billing_scheme!r}")
-        if ctx.flags[Inexact]:
-            raise InvalidInput(
-                f"price {price.id}: quantity {decimal_str(quantity)} needs more than "
-                f"{ctx.prec} digits of precision",
-                "report this: amounts this precise cannot be billed exactly",
-            )
     return LineAmount(
         quantity=q,
         transformed_quantity=transformed,

@@ -15,6 +15,7 @@ from billing_cli.domain.models import (
     SubscriptionItem,
     Tier,
 )
+from billing_cli.domain.money import decimal_str
 
 
 def _dumps(value: object) -> str:
@@ -25,17 +26,18 @@ def _dec(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
+def _text(value: Decimal | None) -> str | None:
+    """Canonical decimal text (`0.0000001`, never `1E-7`): what every decimal column holds."""
+    return None if value is None else decimal_str(value)
+
+
 def tiers_to_json(tiers: tuple[Tier, ...]) -> str:
     return _dumps(
         [
             {
                 "up_to": t.up_to,
-                "unit_amount_decimal": None
-                if t.unit_amount_decimal is None
-                else str(t.unit_amount_decimal),
-                "flat_amount_decimal": None
-                if t.flat_amount_decimal is None
-                else str(t.flat_amount_decimal),
+                "unit_amount_decimal": _text(t.unit_amount_decimal),
+                "flat_amount_decimal": _text(t.flat_amount_decimal),
             }
             for t in tiers
         ]
@@ -170,7 +172,7 @@ class CatalogStore:
                 p.usage_type,
                 p.meter,
                 p.billing_scheme,
-                None if p.unit_amount_decimal is None else str(p.unit_amount_decimal),
+                _text(p.unit_amount_decimal),
                 p.tiers_mode,
                 tiers_to_json(p.tiers) if p.tiers else None,
                 p.transform_divide_by,

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from billing_cli.errors import Conflict, LedgerError, NotFound
+from billing_cli.storage.sqlite.canonical import canonicalize_decimals
 from billing_cli.storage.sqlite.invoices import backfill_invoice_chain
 from billing_cli.storage.sqlite.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
@@ -226,7 +227,10 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
 
 # Steps a migration needs beyond SQL (hashing), run right after its statements in the same
 # transaction: the schema version reached -> a function of the connection.
-BACKFILLS: dict[int, Callable[[sqlite3.Connection], None]] = {4: backfill_invoice_chain}
+BACKFILLS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    4: backfill_invoice_chain,
+    5: canonicalize_decimals,
+}
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

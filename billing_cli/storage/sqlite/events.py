@@ -19,12 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact, InvalidOperation
+from decimal import Decimal
 
 from billing_cli.domain import chain
 from billing_cli.domain.aggregation import HOUR, bucket_of, bucket_to_row
 from billing_cli.domain.events import ValidEvent, is_duplicate
-from billing_cli.domain.money import decimal_str
+from billing_cli.domain.money import DECIMAL_CONTEXT, canonical_text, decimal_str
 from billing_cli.storage.sqlite.event_queries import (
     EVENT_COLUMNS,
     ROLLUP_COLUMNS,
@@ -34,8 +34,7 @@ from billing_cli.storage.sqlite.event_queries import (
 
 __all__ = ["EventStore", "StoredEvent", "payload_json"]
 
-_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation, Inexact])
-_add = _EXACT.add
+_add = DECIMAL_CONTEXT.add
 
 # Per event, json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 # and chain.canonical(fields) cost ~4 µs through json.dumps, which builds an encoder per call.
@@ -82,6 +81,22 @@ _UPSERT_ROLLUP = (
 
 def _decimal_add(a: str, b: str) -> str:
     return decimal_str(_add(Decimal(a), Decimal(b)))
+
+
+def _value_sent(payload: str, value_key: str | None) -> str | None:
+    """The event's value as it was sent: its payload's text under the meter's value key."""
+    try:
+        sent = json.loads(payload).get(value_key) if value_key is not None else None
+    except (ValueError, AttributeError):
+        return None
+    return sent if isinstance(sent, str) else None
+
+
+def _canonical_or_none(text: str) -> str | None:
+    try:
+        return canonical_text(text)
+    except ArithmeticError:  # not a decimal at all (decimal.InvalidOperation)
+        return None
 
 
 class EventStore(EventQueries):
@@ -158,6 +173,7 @@ class EventStore(EventQueries):
         rows: list[tuple] = []
         rollup: dict[tuple[str, str, int], list] = {}
         esc, sha, add, append, get = _escape, _sha256, _add, rows.append, rollup.get
+        canon = canonical_text
         for i, e in enumerate(events):
             ident, pj, ts, name = e.identifier, payloads[i], e.timestamp, e.event_name
             assert ident is not None  # the caller derives missing identifiers first
@@ -170,16 +186,19 @@ class EventStore(EventQueries):
                     continue
                 known[ident] = (name, pj, ts)
             seq += 1
-            value, status, meter, customer = e.value_text, e.status, e.meter, e.customer
+            sent, status, meter, customer = e.value_text, e.status, e.meter, e.customer
             # chain.canonical([seq, ident, name, meter, customer, ts, value, pj, received,
             # status]) spelled out: the ints print as JSON does, the strings are escaped by it.
-            value_json = "null" if value is None else esc(value)
+            # The chain covers the value as sent (the payload's text, `+007.50`); the column
+            # holds its canonical form (`7.5`), which `verify_event_chain` checks against it.
+            sent_json = "null" if sent is None else esc(sent)
             canonical = (
                 f"[{seq},{esc(ident)},{esc(name)},{esc(meter)},{esc(customer)},{ts},"
-                f"{value_json},{esc(pj)},{received},{esc(status)}]"
+                f"{sent_json},{esc(pj)},{received},{esc(status)}]"
             )
             digest = sha(previous + b"\n" + canonical.encode()).hexdigest()
             previous = digest.encode()
+            value = None if sent is None else canon(sent)
             append((seq, ident, name, meter, customer, ts, value, pj, received, status, digest))
             if status == "accepted":
                 # The batch's bucket, already as the UPSERT's parameters: meter, customer,
@@ -254,12 +273,26 @@ class EventStore(EventQueries):
 
     # -- integrity (ledger check) -----------------------------------------------------------
     def verify_event_chain(self) -> str | None:
-        """None when both hash chains are intact, else a message naming the first bad row."""
+        """None when both hash chains are intact, else a message naming the first bad row.
+
+        An event's link covers its value as sent (the payload's text under the meter's value
+        key); the `value` column must hold that text's canonical form."""
+        value_keys = dict(self.conn.execute("SELECT id, value_key FROM meters").fetchall())
         previous = chain.GENESIS
         for row in self.conn.execute(
             f"SELECT {EVENT_COLUMNS}, status, hash FROM meter_events ORDER BY seq"
         ):
-            expected = chain.link(previous, tuple(row)[:10])
+            fields = list(row)[:10]
+            stored = fields[6]
+            if stored is not None:
+                sent = _value_sent(row["payload"], value_keys.get(row["meter"]))
+                fields[6] = sent
+                if sent is None or _canonical_or_none(sent) != stored:
+                    return (
+                        f"meter_events seq {row['seq']} ({row['identifier']}): value {stored!r}"
+                        f" does not match its payload (edited outside billing)"
+                    )
+            expected = chain.link(previous, fields)
             if row["hash"] != expected:
                 return (
                     f"meter_events seq {row['seq']} ({row['identifier']}): hash does not match"

@@ -18,6 +18,7 @@ from billing_cli.domain import chain
 from billing_cli.domain.chain import header_hash, line_hashes
 from billing_cli.domain.invoice_lines import explain_text
 from billing_cli.domain.invoicing import Invoice, Line, Target
+from billing_cli.domain.money import decimal_str
 from billing_cli.errors import UnreadableRow
 
 _INVOICE_COLUMNS = (
@@ -139,9 +140,11 @@ class InvoiceStore:
                     line.description,
                     line.period_start,
                     line.period_end,
-                    str(line.quantity_decimal),
+                    decimal_str(line.quantity_decimal),
                     line.quantity,
-                    None if line.unit_amount_decimal is None else str(line.unit_amount_decimal),
+                    None
+                    if line.unit_amount_decimal is None
+                    else decimal_str(line.unit_amount_decimal),
                     line.amount,
                     int(line.proration),
                     explain_text(line.explain),

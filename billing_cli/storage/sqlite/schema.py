@@ -345,6 +345,12 @@ MIGRATIONS: list[str] = [
         );
     END;
     """,
+    # 5: every decimal column as canonical text (`7.5`, `0.0000001`; never `+007.50`, `1E-7`).
+    # Rows are rewritten by `canonical.canonicalize_decimals` (connection.BACKFILLS) in the
+    # same upgrade transaction; no table changes shape, and every hash chain still verifies.
+    """
+    -- data only: see storage/sqlite/canonical.py
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
