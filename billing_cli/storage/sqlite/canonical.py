@@ -30,8 +30,9 @@ DECIMAL_COLUMNS: dict[str, tuple[str, ...]] = {
 _FROZEN = ("meter_events_no_update", "invoice_lines_frozen_update")
 
 
-def _canonical(text: object) -> object:
-    return canonical_text(text) if isinstance(text, str) else text
+def _canonical(text: str | None) -> str | None:
+    """The UDF behind the UPDATEs (the columns are STRICT TEXT, so a value is text or NULL)."""
+    return None if text is None else canonical_text(text)
 
 
 def canonicalize_decimals(conn: sqlite3.Connection) -> None:
