@@ -44,7 +44,7 @@ def run_cli(db: Path, now: int, *args: str) -> subprocess.CompletedProcess:
 
 def build_catalog(db: Path, customers: int) -> list[str]:
     """One metered monthly price (Alpaca's) and `customers` subscribed customers."""
-    ctx = Context(db_path=db, now=from_unix(PERIOD_START))
+    ctx = Context(db=db, now=from_unix(PERIOD_START))
     catalog.create_meter(
         ctx, display_name="Tokens", event_name="tokens", aggregation="sum", meter_id="mtr_tokens"
     )

@@ -61,7 +61,7 @@ def main() -> None:
         built = build_ledger(db, customers=1, events=size, import_now=NOW)
         if built:
             print(f"built {db.name}: {size:,} events imported in {built:.1f} s")
-        ctx = Context(db_path=db, now=from_unix(NOW))
+        ctx = Context(db=db, now=from_unix(NOW))
         first = upcoming(ctx, customer="cus_00000")  # warm the page cache
         samples = []
         for _ in range(args.runs):

@@ -26,7 +26,7 @@ NOW_TS = 1793523600
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Context:
-    return Context(db_path=tmp_path / "billing.db", now=NOW)
+    return Context(db=tmp_path / "billing.db", now=NOW)
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ def test_check_text() -> None:
 def test_meter_create_get_update(ctx: Context, meter) -> None:
     assert meter.created == NOW_TS and meter.status == "active"
     assert api.get_meter(ctx, "mtr_t") == meter == api.get_meter(ctx, "api_tokens")
-    later = Context(ctx.db_path, datetime(2026, 11, 2, tzinfo=UTC))
+    later = Context(ctx.db, datetime(2026, 11, 2, tzinfo=UTC))
     updated = api.update_meter(later, "api_tokens", display_name="T2")
     assert (updated.display_name, updated.created, updated.updated) == ("T2", NOW_TS, 1793577600)
     assert api.set_meter_status(ctx, "mtr_t", active=False).status == "inactive"
@@ -97,7 +97,7 @@ def test_meter_keys_must_differ(ctx: Context) -> None:
     with pytest.raises(InvalidInput, match="'k'"):
         api.create_meter(ctx, display_name="x", event_name="e", aggregation="sum",
                          customer_key="k", value_key="k")  # fmt: skip
-    assert not ctx.db_path.exists()
+    assert not Path(ctx.db).exists()
 
 
 def test_validation_happens_before_the_file_is_created(ctx: Context) -> None:
@@ -107,14 +107,14 @@ def test_validation_happens_before_the_file_is_created(ctx: Context) -> None:
         licensed(ctx, currency="zzz")
     with pytest.raises(InvalidInput):
         api.create_customer(ctx, email="nope")
-    assert not ctx.db_path.exists()
+    assert not Path(ctx.db).exists()
 
 
 def test_reads_on_a_missing_ledger_are_not_found(ctx: Context) -> None:
     for call in (api.list_meters, api.list_products, prices_api.list_prices, api.list_customers):
         with pytest.raises(NotFound, match="no ledger"):
             call(ctx)
-    assert not ctx.db_path.exists()
+    assert not Path(ctx.db).exists()
 
 
 # -- prices --------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ def test_send_without_timestamp_uses_now_and_matches_duplicates_without_it(ctx: 
     sent = api.send_event(ctx, event_name="m", payload=["stripe_customer_id=cus_a", "value=1"],
                           identifier="x")  # fmt: skip
     assert sent.event.timestamp == NOW
-    later = Context(ctx.db_path, from_unix(NOW + 60))
+    later = Context(ctx.db, from_unix(NOW + 60))
     again = api.send_event(later, event_name="m", payload=["stripe_customer_id=cus_a", "value=1"],
                            identifier="x")  # fmt: skip
     assert again.duplicate
@@ -141,7 +141,7 @@ def test_send_without_a_ledger_refuses_and_creates_nothing(tmp_path: Path) -> No
     ctx = Context(tmp_path / "none.db", from_unix(NOW))
     with pytest.raises(InvalidInput, match="^no_meter: "):
         api.send_event(ctx, event_name="m", customer="cus_a", value="1")
-    assert not ctx.db_path.exists()
+    assert not Path(ctx.db).exists()
 
 
 def test_archived_meter_refuses_events(ctx: Context) -> None:

@@ -42,7 +42,7 @@ class Book:
 
     def ctx(self, now: str | int) -> Context:
         when = parse_time(str(now))
-        return Context(db_path=self.db, now=when)
+        return Context(db=self.db, now=when)
 
     def setup(self) -> Book:
         c = self.ctx(T0)

@@ -27,24 +27,6 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
-# api/ modules that still reach the SQLite backend directly: the storage port (issue 13) takes
-# them off this list. The list may only shrink: an entry that no longer violates fails below.
-PENDING_PORT = {
-    "billing_cli.api.catalog",
-    "billing_cli.api.chain_check",
-    "billing_cli.api.compose",
-    "billing_cli.api.context",
-    "billing_cli.api.event_import",
-    "billing_cli.api.events",
-    "billing_cli.api.invoices",
-    "billing_cli.api.late_events",
-    "billing_cli.api.ledger",
-    "billing_cli.api.ledger_check",
-    "billing_cli.api.prices",
-    "billing_cli.api.subscriptions",
-}
-
-
 def _layer(module: str) -> str:
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else "__init__"
@@ -110,13 +92,8 @@ def test_every_layer_is_a_folder() -> None:
 
 
 def test_imports_point_down_only() -> None:
-    bad = sorted(v for v in violations() if v[0] not in PENDING_PORT)
+    bad = sorted(violations())
     assert not bad, "imports across layers:\n" + "\n".join(f"{m} -> {t}" for m, t in bad)
-
-
-def test_pending_port_list_only_shrinks() -> None:
-    still = {module for module, _ in violations()}
-    assert PENDING_PORT <= still, f"no longer violating, remove: {sorted(PENDING_PORT - still)}"
 
 
 def test_the_checker_sees_a_violation(tmp_path: Path) -> None:

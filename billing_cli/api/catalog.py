@@ -15,7 +15,7 @@ from billing_cli.api.context import (
 )
 from billing_cli.domain.models import Customer, Meter, Product
 from billing_cli.errors import Conflict, InvalidInput, NotFound
-from billing_cli.storage.sqlite import Ledger
+from billing_cli.storage.port import LedgerStore
 
 EVENT_NAME_RE = re.compile(r"[A-Za-z0-9_.:-]+")
 INVOICE_PREFIX_RE = re.compile(r"[A-Z0-9]{3,12}")
@@ -29,7 +29,7 @@ def check_choice(value: str, *, field: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def new_object_id(led: Ledger, table: str, prefix: str, wanted: str | None) -> str:
+def new_object_id(led: LedgerStore, table: str, prefix: str, wanted: str | None) -> str:
     if wanted is None:
         return ids.new_id(prefix)
     ids.validate_id(wanted, prefix)
@@ -88,7 +88,7 @@ def create_meter(
     return meter
 
 
-def require_meter(led: Ledger, meter_id: str) -> Meter:
+def require_meter(led: LedgerStore, meter_id: str) -> Meter:
     meter = led.get_meter(meter_id) or led.get_meter_by_event_name(meter_id)
     if meter is None:
         raise NotFound(f"no meter {meter_id!r}", hint="`billing meter list` shows the meters")
@@ -125,7 +125,7 @@ def set_meter_status(ctx: Context, meter_id: str, *, active: bool) -> Meter:
 
 # -- products ----------------------------------------------------------------------------
 def build_product(
-    led: Ledger,
+    led: LedgerStore,
     now: int,
     *,
     name: str,
@@ -173,7 +173,7 @@ def create_product(
         )
 
 
-def require_product(led: Ledger, product_id: str) -> Product:
+def require_product(led: LedgerStore, product_id: str) -> Product:
     product = led.get_product(product_id)
     if product is None:
         raise NotFound(f"no product {product_id!r}", hint="`billing product list` shows them")
@@ -191,7 +191,7 @@ def list_products(ctx: Context) -> list[Product]:
 
 
 # -- customers ---------------------------------------------------------------------------
-def _generate_prefix(led: Ledger) -> str:
+def _generate_prefix(led: LedgerStore) -> str:
     alphabet = string.ascii_uppercase + string.digits
     while True:
         prefix = "".join(secrets.choice(alphabet) for _ in range(8))
@@ -243,7 +243,7 @@ def create_customer(
     return customer
 
 
-def require_customer(led: Ledger, customer_id: str) -> Customer:
+def require_customer(led: LedgerStore, customer_id: str) -> Customer:
     customer = led.get_customer(customer_id)
     if customer is None:
         raise NotFound(f"no customer {customer_id!r}", hint="`billing customer list` shows them")

@@ -8,11 +8,9 @@ import json
 from dataclasses import dataclass
 
 from billing_cli.domain import chain
-from billing_cli.domain.chain import header_hash, line_hashes
+from billing_cli.domain.chain import STATUS_DATES, ChainEntry, header_hash, line_hashes
 from billing_cli.domain.invoicing import Invoice
-from billing_cli.storage.sqlite import Ledger
-from billing_cli.storage.sqlite.invoices import STATUS_DATES, ChainEntry
-from billing_cli.storage.sqlite.maintenance import CHAIN_TABLES
+from billing_cli.storage.port import CHAIN_TABLES, LedgerStore
 
 
 @dataclass(frozen=True)
@@ -33,7 +31,7 @@ class _Recorded:
     fields: dict[str, object]
 
 
-def check_event_chains(led: Ledger) -> list[Problem]:
+def check_event_chains(led: LedgerStore) -> list[Problem]:
     found = []
     for table in CHAIN_TABLES:
         missing = led.first_missing_seq(table)
@@ -152,7 +150,7 @@ def _check_recorded(inv: Invoice, rec: _Recorded) -> list[Problem]:
 
 
 def check_invoice_chain(
-    led: Ledger, finalized: list[Invoice], unreadable: set[str]
+    led: LedgerStore, finalized: list[Invoice], unreadable: set[str]
 ) -> list[Problem]:
     recorded, found = _replay(led.invoice_chain())
     by_id = {inv.id: inv for inv in finalized}

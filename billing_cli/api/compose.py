@@ -16,11 +16,11 @@ from billing_cli import ids
 from billing_cli.domain import invoicing
 from billing_cli.domain.aggregation import Aggregate, EventPoint, aggregate_events
 from billing_cli.domain.chain import invoice_hash
-from billing_cli.domain.invoicing import Catalog, Invoice, Line, Target
+from billing_cli.domain.events import LateEvent
+from billing_cli.domain.invoicing import Catalog, Invoice, Line, StoredLine, Target
 from billing_cli.domain.models import Meter, Subscription
 from billing_cli.domain.money import DECIMAL_CONTEXT
-from billing_cli.storage.sqlite import Ledger
-from billing_cli.storage.sqlite.late_events import LateEvent, StoredLine
+from billing_cli.storage.port import LedgerStore
 
 # Sums of event values must stay exact whatever their exponents (as in aggregation.py).
 _ZERO = Decimal(0)
@@ -29,7 +29,7 @@ BaseUsage = Callable[[Meter, int, int, int], Aggregate]
 """(meter, start, end, received_by) → aggregate for one customer."""
 
 
-def base_usage(led: Ledger, customer: str, *, raw: bool = False) -> BaseUsage:
+def base_usage(led: LedgerStore, customer: str, *, raw: bool = False) -> BaseUsage:
     """The hourly roll-ups (fast) or, for `ledger check`, the raw events (the source of truth)."""
     if not raw:
 
@@ -45,7 +45,7 @@ def base_usage(led: Ledger, customer: str, *, raw: bool = False) -> BaseUsage:
     return from_events
 
 
-def catalog_for(led: Ledger, sub: Subscription) -> Catalog:
+def catalog_for(led: LedgerStore, sub: Subscription) -> Catalog:
     prices = {i.price: led.get_price(i.price) for i in sub.items}
     products = {p.product: led.get_product(p.product) for p in prices.values() if p}
     meters = {p.meter: led.get_meter(p.meter) for p in prices.values() if p and p.meter}
@@ -56,7 +56,7 @@ def catalog_for(led: Ledger, sub: Subscription) -> Catalog:
 
 
 def _with_late(
-    led: Ledger,
+    led: LedgerStore,
     base: BaseUsage,
     meter: Meter,
     customer: str,
@@ -84,7 +84,7 @@ def _with_late(
 
 
 def late_line(
-    led: Ledger,
+    led: LedgerStore,
     base: BaseUsage,
     customer: str,
     original: StoredLine,
@@ -119,7 +119,7 @@ def late_line(
     )
 
 
-def pending_late_lines(led: Ledger, customer: str, as_of: int, base: BaseUsage) -> list[Line]:
+def pending_late_lines(led: LedgerStore, customer: str, as_of: int, base: BaseUsage) -> list[Line]:
     """Late-usage lines the customer's next invoice carries: one per original line that has
     resolved late events no finalized late-usage line has counted yet."""
     resolved = [
@@ -154,7 +154,7 @@ def pending_late_lines(led: Ledger, customer: str, as_of: int, base: BaseUsage) 
 
 
 def compose_for(
-    led: Ledger,
+    led: LedgerStore,
     sub: Subscription,
     target: Target,
     *,
@@ -187,7 +187,7 @@ def compose_for(
     return replace(inv, lines=tuple(replace(li, id=ids.new_id("il_")) for li in inv.lines))
 
 
-def finalize_draft(led: Ledger, draft: Invoice, now: int) -> Invoice:
+def finalize_draft(led: LedgerStore, draft: Invoice, now: int) -> Invoice:
     """Number it, carry the customer's balance in and out, hash it, mark it open."""
     customer = led.get_customer(draft.customer)
     assert customer is not None
@@ -202,7 +202,7 @@ def finalize_draft(led: Ledger, draft: Invoice, now: int) -> Invoice:
     return inv
 
 
-def issue_create_invoice(led: Ledger, sub: Subscription, now: int) -> Invoice | None:
+def issue_create_invoice(led: LedgerStore, sub: Subscription, now: int) -> Invoice | None:
     """The `subscription_create` invoice for licensed items, finalized at once (Stripe's
     behaviour: the first period is billed in advance when the subscription starts)."""
     target = invoicing.create_target(sub, catalog_for(led, sub))

@@ -1,4 +1,4 @@
-"""The two things every command needs: the ledger path and the one reading of the clock."""
+"""The two things every command needs: where the ledger is and the one reading of the clock."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from pathlib import Path
 
 from billing_cli.clock import to_unix
 from billing_cli.errors import InvalidInput
-from billing_cli.storage.sqlite import Ledger, open_ledger
+from billing_cli.storage.port import LedgerStore, ledger_exists, open_store
 
 
 @dataclass(frozen=True)
 class Context:
-    db_path: Path
+    """`db` is the `--db` value: a path to an SQLite file, or a `postgresql://` URI."""
+
+    db: str | Path
     now: datetime
 
     @property
@@ -24,10 +26,13 @@ class Context:
         return to_unix(self.now)
 
     @contextmanager
-    def ledger(self, *, write: bool) -> Iterator[Ledger]:
-        """Open the ledger for one command; read commands never create the file."""
-        with open_ledger(self.db_path, create=write) as led:
+    def ledger(self, *, write: bool) -> Iterator[LedgerStore]:
+        """Open the ledger for one command; read commands never create it."""
+        with open_store(self.db, create=write) as led:
             yield led
+
+    def ledger_exists(self) -> bool:
+        return ledger_exists(self.db)
 
 
 METADATA_KEY_MAX = 40

@@ -29,7 +29,7 @@ from billing_cli.ingest.validation import (
     IdentifierDeriver,
     validate_event,
 )
-from billing_cli.storage.sqlite import Ledger
+from billing_cli.storage.port import LedgerStore
 
 BATCH_SIZE = 10_000
 
@@ -72,7 +72,7 @@ Pending = tuple[int, EventInput, str, "RawRow | list[str]"]  # line, event, iden
 class _Importer:
     def __init__(
         self,
-        led: Ledger | None,
+        led: LedgerStore | None,
         rows: RowStream,
         now: int,
         on_reject: Callable[[RejectedRow], None] | None,
@@ -157,7 +157,7 @@ class _Importer:
             self.on_progress(summary)
 
     def _validate(
-        self, led: Ledger, batch: list[Pending], rejects: list[RejectedRow]
+        self, led: LedgerStore, batch: list[Pending], rejects: list[RejectedRow]
     ) -> tuple[list[ValidEvent], list[Pending]]:
         meters = led.meters_by_event_name()
         coverage = Coverage(led.finalized_periods())
@@ -224,7 +224,7 @@ def _import(
     on_progress: Callable[[ImportSummary], None] | None,
     batch_size: int,
 ) -> ImportSummary:
-    if not ctx.db_path.exists():  # nothing to import into, and nothing is created
+    if not ctx.ledger_exists():  # nothing to import into, and nothing is created
         importer = _Importer(None, rows, ctx.now_ts, on_reject, on_progress)
         importer.run(batch_size)
         return importer.summary

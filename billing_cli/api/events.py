@@ -1,7 +1,7 @@
 """Meter events: send one, list, cancel, and summarise usage (SPEC 2.1-2.4, 2.7).
 
 `event import` lives in `api.event_import`; both go through the same validation
-(`validation.validate_event`) and the same ledger append (`Ledger.append_events`), so an event
+(`validation.validate_event`) and the same ledger append (`LedgerStore.append_events`), so an event
 behaves alike however it arrives.
 """
 
@@ -20,7 +20,7 @@ from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
 from billing_cli.ingest.event_rows import check_identifier
 from billing_cli.ingest.readers import EventInput, Reject
 from billing_cli.ingest.validation import Coverage, payload_from_pairs, validate_event
-from billing_cli.storage.sqlite import Ledger
+from billing_cli.storage.port import LedgerStore
 
 WINDOWS = ("hour", "day")
 
@@ -78,7 +78,7 @@ def send_event(
         raise reject_error(bad)
     ident = identifier or ids.new_id("evt_")
     now = ctx.now_ts
-    if not ctx.db_path.exists():  # no ledger yet: no meter can match, and nothing is created
+    if not ctx.ledger_exists():  # no ledger yet: no meter can match, and nothing is created
         raise reject_error(Reject("no_meter", f"no meter has event_name {event_name!r}"))
     with ctx.ledger(write=True) as led, led.write():
         meter = led.get_meter_by_event_name(event_name)
@@ -208,7 +208,7 @@ class UsageSummary:
     unit: str  # what the values count, for charts' axes (see meter_unit)
 
 
-def meter_unit(led: Ledger, meter: Meter) -> str:
+def meter_unit(led: LedgerStore, meter: Meter) -> str:
     """The unit a chart labels its axis with: Stripe keeps units on products (`unit_label`), so
     the label shared by the products priced on this meter; else "events" for a count meter;
     else the meter's display name."""

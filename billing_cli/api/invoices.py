@@ -15,7 +15,7 @@ from billing_cli.domain import invoicing, schedule
 from billing_cli.domain.invoicing import Invoice, Target
 from billing_cli.domain.models import Subscription
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
-from billing_cli.storage.sqlite import Ledger
+from billing_cli.storage.port import LedgerStore
 
 DEFAULT_GRACE = timedelta(hours=1)
 MAX_GRACE = timedelta(hours=72)  # Stripe lets drafts wait at most 72 h before finalizing
@@ -29,7 +29,7 @@ def parse_grace(text: str | None) -> timedelta:
     return parse_duration(text, field="--grace", maximum=MAX_GRACE)
 
 
-def require_invoice(led: Ledger, invoice_id: str) -> Invoice:
+def require_invoice(led: LedgerStore, invoice_id: str) -> Invoice:
     """By id (`in_…`) or by number (`ALPACA-0001`), as people quote invoices by number."""
     inv = led.get_invoice(invoice_id)
     if inv is None:
@@ -42,7 +42,7 @@ def require_invoice(led: Ledger, invoice_id: str) -> Invoice:
 # -- preview ------------------------------------------------------------------------------------
 
 
-def next_target(led: Ledger, sub: Subscription, now: int) -> Target | None:
+def next_target(led: LedgerStore, sub: Subscription, now: int) -> Target | None:
     """SPEC 4.3: the oldest ended period whose invoice is not finalized, else the current one."""
     existing = led.invoice_targets(sub.id)
     for target in invoicing.cycle_targets(sub, now):
@@ -108,7 +108,12 @@ class _Rollback(Exception):
 
 
 def _close_one(
-    led: Ledger, sub: Subscription, target: Target, invoice_id: str | None, now: int, grace: int
+    led: LedgerStore,
+    sub: Subscription,
+    target: Target,
+    invoice_id: str | None,
+    now: int,
+    grace: int,
 ) -> tuple[Invoice, list[str]]:
     """Create or recompute one invoice, finalizing it after grace; returns what was done."""
     actions: list[str] = []
@@ -129,7 +134,7 @@ def _close_one(
     return inv, actions
 
 
-def _run(led: Ledger, now: int, grace: int) -> RunResult:
+def _run(led: LedgerStore, now: int, grace: int) -> RunResult:
     result = RunResult()
     work: list[tuple[tuple, Subscription, Target, str | None]] = []
     for sub in led.list_subscriptions():

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 from billing_cli.api.catalog import require_customer
 from billing_cli.api.context import Context
-from billing_cli.domain.events import StoredEvent
+from billing_cli.domain.events import LateEvent, StoredEvent
 from billing_cli.errors import InvalidInput
-from billing_cli.storage.sqlite import Ledger
-from billing_cli.storage.sqlite.late_events import LateEvent
+from billing_cli.storage.port import LedgerStore
 
 RESOLUTIONS = ("next-invoice",)
 
@@ -28,7 +27,7 @@ class Resolution:
     original_number: str
 
 
-def _stored(led: Ledger, event: LateEvent) -> StoredEvent:
+def _stored(led: LedgerStore, event: LateEvent) -> StoredEvent:
     found = led.get_event(event.identifier)
     assert found is not None
     return found

@@ -28,12 +28,10 @@ from billing_cli.api.context import Context
 from billing_cli.domain import invoicing
 from billing_cli.domain.aggregation import Aggregate
 from billing_cli.domain.chain import invoice_hash
-from billing_cli.domain.invoicing import Invoice, Line
+from billing_cli.domain.invoicing import Invoice, Line, StoredLine, number_seq
 from billing_cli.domain.models import Meter
 from billing_cli.errors import BillingError, LedgerError, UnreadableRow
-from billing_cli.storage.sqlite import Ledger
-from billing_cli.storage.sqlite.invoices import number_seq
-from billing_cli.storage.sqlite.late_events import StoredLine
+from billing_cli.storage.port import LedgerStore
 
 
 @dataclass
@@ -85,7 +83,7 @@ def _number_seq(number: str | None) -> int | None:
         return None
 
 
-def _read_invoices(led: Ledger, found: list[Problem]) -> tuple[list[Invoice], set[str]]:
+def _read_invoices(led: LedgerStore, found: list[Problem]) -> tuple[list[Invoice], set[str]]:
     """Every readable finalized invoice in finalization order, and the ids of the others (each
     named in `found`)."""
     invoices = _safely(found, "ledger", "reading the finalized invoices", led.finalized_invoices)
@@ -112,7 +110,7 @@ def _subscription_lines(inv: Invoice) -> list[Line]:
     return [line for line in inv.lines if line.type == "subscription"]
 
 
-def _recompute(led: Ledger, inv: Invoice) -> list[Line] | None:
+def _recompute(led: LedgerStore, inv: Invoice) -> list[Line] | None:
     if inv.subscription is None or inv.finalized_at is None:
         return None
     sub = led.get_subscription(inv.subscription)
@@ -128,7 +126,7 @@ def _recompute(led: Ledger, inv: Invoice) -> list[Line] | None:
     return list(fresh.lines)
 
 
-def _check_lines(led: Ledger, inv: Invoice, name: str) -> list[Problem]:
+def _check_lines(led: LedgerStore, inv: Invoice, name: str) -> list[Problem]:
     raw = _recompute(led, inv)
     if raw is None:
         return [Problem(name, f"its subscription {inv.subscription} is missing")]
@@ -141,7 +139,7 @@ def _check_lines(led: Ledger, inv: Invoice, name: str) -> list[Problem]:
 
 
 def _check_late_lines(
-    led: Ledger, inv: Invoice, name: str, history: dict[str, list[StoredLine]]
+    led: LedgerStore, inv: Invoice, name: str, history: dict[str, list[StoredLine]]
 ) -> list[Problem]:
     found: list[Problem] = []
     if not any(line.type == "late_usage" for line in inv.lines):
@@ -196,7 +194,7 @@ def _check_totals(inv: Invoice, name: str) -> list[Problem]:
     return found
 
 
-def _check_customers(led: Ledger, invoices: list[Invoice]) -> list[Problem]:
+def _check_customers(led: LedgerStore, invoices: list[Invoice]) -> list[Problem]:
     found: list[Problem] = []
     by_customer: dict[str, list[Invoice]] = defaultdict(list)
     for inv in invoices:
@@ -273,13 +271,13 @@ def check_ledger(ctx: Context) -> CheckReport:
     return report
 
 
-def _rollup_problems(led: Ledger) -> list[Problem]:
+def _rollup_problems(led: LedgerStore) -> list[Problem]:
     finding = led.verify_rollups()
     return [] if finding is None else [Problem("ledger", finding)]
 
 
 def _check_invoice(
-    led: Ledger, inv: Invoice, name: str, history: dict[str, list[StoredLine]]
+    led: LedgerStore, inv: Invoice, name: str, history: dict[str, list[StoredLine]]
 ) -> list[Problem]:
     return [
         *_check_totals(inv, name),

@@ -15,7 +15,7 @@ from billing_cli.api.context import Context, check_text, parse_int, parse_metada
 from billing_cli.domain import money, periods, pricing
 from billing_cli.domain.models import Price, Tier
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
-from billing_cli.storage.sqlite import Ledger
+from billing_cli.storage.port import LedgerStore
 
 
 def _whole_amount(value: int | str, field: str) -> int:
@@ -183,7 +183,7 @@ def create_price(
     return price
 
 
-def require_price(led: Ledger, price_id: str) -> Price:
+def require_price(led: LedgerStore, price_id: str) -> Price:
     price = led.get_price(price_id) or led.get_price_by_lookup_key(price_id)
     if price is None:
         raise NotFound(f"no price {price_id!r}", hint="`billing price list` shows the prices")

@@ -13,7 +13,7 @@ from billing_cli.clock import format_time, from_unix, to_unix
 from billing_cli.domain import periods
 from billing_cli.domain.models import Price, Subscription, SubscriptionItem
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
-from billing_cli.storage.sqlite import Ledger
+from billing_cli.storage.port import LedgerStore
 
 MAX_ITEMS = 20
 MAX_QUANTITY = 999_999_999_999_999  # 15 digits, like an event value (SPEC 2.2)
@@ -80,7 +80,7 @@ def _every(price: Price) -> str:
 
 
 def _check_meters(
-    led: Ledger, customer: str, prices: list[Price], start: int, typed: dict[str, str]
+    led: LedgerStore, customer: str, prices: list[Price], start: int, typed: dict[str, str]
 ) -> None:
     meters: dict[str, Price] = {}
     for price in prices:
@@ -204,7 +204,7 @@ def create_subscription(
     return sub
 
 
-def require_subscription(led: Ledger, subscription_id: str) -> Subscription:
+def require_subscription(led: LedgerStore, subscription_id: str) -> Subscription:
     sub = led.get_subscription(subscription_id)
     if sub is None:
         raise NotFound(

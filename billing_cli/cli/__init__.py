@@ -12,7 +12,6 @@ import os
 import sys
 import traceback
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
 
 import click
@@ -180,11 +179,14 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     db: Annotated[
-        Path,
+        str,
         typer.Option(
-            "--db", envvar="BILLING_DB", help="Ledger file (created on first write, mode 0600)."
+            "--db",
+            envvar="BILLING_DB",
+            help="The ledger: an SQLite file (created on first write, mode 0600) or a "
+            "postgresql://user@host/dbname URI (pip install 'billing-cli[postgres]').",
         ),
-    ] = Path("billing.db"),
+    ] = "billing.db",
     now: Annotated[
         str | None,
         typer.Option(
@@ -199,12 +201,12 @@ def root(
     ] = False,
 ) -> None:
     # Resolved on first use by `context()`, so `--help` works even with a bad BILLING_NOW.
-    ctx.obj = _Pending(db_path=db, now=now or None)
+    ctx.obj = _Pending(db=db, now=now or None)
 
 
 @dataclass(frozen=True)
 class _Pending:
-    db_path: Path
+    db: str
     now: str | None
 
 
@@ -215,7 +217,7 @@ def context(ctx: typer.Context) -> Context:
         from billing_cli.clock import resolve_now
 
         pending = root_ctx.obj
-        root_ctx.obj = Context(db_path=pending.db_path, now=resolve_now(pending.now))
+        root_ctx.obj = Context(db=pending.db, now=resolve_now(pending.now))
     return root_ctx.obj
 
 

@@ -222,7 +222,7 @@ def event_import(
             sys.stderr.write(f"line {r.line}: {r.identifier or '-'} {r.code}: {r.message}\n")
 
     if reject_file is not None:
-        _refuse_precious_reject_file(reject_file, source, context(ctx).db_path)
+        _refuse_precious_reject_file(reject_file, source, Path(context(ctx).db))
     with ExitStack() as stack:
         stream = _open_input(source, stack)
         rejects = None

@@ -73,7 +73,7 @@ def ledger_backup(
         print_json(
             {
                 "object": "ledger_backup",
-                "source": str(c.db_path),
+                "source": str(c.db),
                 "path": str(copy.path),
                 "bytes": copy.bytes,
                 "schema_version": copy.schema_version,
@@ -82,4 +82,4 @@ def ledger_backup(
         )
         return
     rows = ", ".join(f"{table}: {n}" for table, n in copy.counts.items() if n)
-    typer.echo(f"backed up {c.db_path} to {copy.path} ({copy.bytes} bytes; {rows or 'empty'})")
+    typer.echo(f"backed up {c.db} to {copy.path} ({copy.bytes} bytes; {rows or 'empty'})")

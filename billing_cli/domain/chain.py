@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from billing_cli.domain.invoice_lines import explain_text
@@ -116,3 +117,30 @@ def line_hashes(inv: Invoice) -> str:
     """`[[line id, sha256 of the line], …]` in position order, as canonical JSON text."""
     pairs = [[line.id, link(GENESIS, _line_values(line))] for line in inv.lines]
     return json.dumps(pairs, separators=(",", ":"))
+
+
+# The date column each status after `open` sets (SPEC 4.5), recorded in the invoice chain.
+STATUS_DATES = {
+    "paid": "paid_at",
+    "void": "voided_at",
+    "uncollectible": "marked_uncollectible_at",
+}
+
+
+@dataclass(frozen=True)
+class ChainEntry:
+    """One row of the invoice chain: the invoice entered `status` at `at` (migration 4)."""
+
+    seq: int
+    invoice: str
+    status: str  # open (finalized) | paid | void | uncollectible
+    at: int
+    amount_paid: int | None  # paid only
+    header_hash: str | None  # open only
+    line_hashes: str | None  # open only: JSON [[line id, hash], …] in position order
+    hash: str
+
+    @property
+    def values(self) -> tuple[object, ...]:
+        """The fields the row's hash covers, in `INVOICE_CHAIN_FIELDS` order."""
+        return tuple(getattr(self, name) for name in INVOICE_CHAIN_FIELDS)

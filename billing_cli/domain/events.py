@@ -69,3 +69,19 @@ class StoredEvent:
     received: int
     status: str  # accepted | late
     cancelled: bool
+
+
+@dataclass(frozen=True)
+class LateEvent:
+    """A stored late event (SPEC 2.6) and, once resolved, the invoice whose period it is in."""
+
+    seq: int
+    identifier: str
+    event_name: str
+    meter: str
+    customer: str
+    timestamp: int
+    value: Decimal | None
+    received: int
+    resolved_invoice: str | None
+    resolved_at: int | None

@@ -294,3 +294,18 @@ def differences(expected: Invoice, actual: Invoice) -> list[str]:
         if a != b:
             out.append(f"{name}: expected {a}, found {b}")
     return out + line_differences(expected.lines, actual.lines)
+
+
+@dataclass(frozen=True)
+class StoredLine:
+    """A finalized line with the invoice facts late-usage arithmetic needs."""
+
+    invoice: str
+    finalized_at: int
+    number: str
+    line: Line
+
+
+def number_seq(number: str) -> int:
+    """The sequence part of `PREFIX-0007` (for ordering invoices finalized in one second)."""
+    return int(number.rpartition("-")[2])

@@ -13,8 +13,11 @@ from billing_cli.storage.sqlite.connection import connect, translated
 class LedgerBase:
     """Holds the connection; mixins add the reads and writes of each domain area."""
 
+    backend = "sqlite"
+
     def __init__(self, path: Path, *, create: bool) -> None:
         self.path = path
+        self.name = str(path)
         self.conn = connect(path, create=create)
         self.conn.row_factory = sqlite3.Row
         self._depth = 0

@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 
 from billing_cli.domain import chain
-from billing_cli.domain.chain import header_hash, line_hashes
+from billing_cli.domain.chain import STATUS_DATES, ChainEntry, header_hash, line_hashes
 from billing_cli.domain.invoice_lines import explain_text
-from billing_cli.domain.invoicing import Invoice, Line, Target
+from billing_cli.domain.invoicing import Invoice, Line, Target, number_seq
 from billing_cli.domain.money import decimal_str
 from billing_cli.errors import UnreadableRow
 
@@ -27,31 +26,6 @@ _INVOICE_COLUMNS = (
     " amount_paid, computed_at, finalized_at, paid_at, voided_at, marked_uncollectible_at, hash"
 )
 _ZERO = Decimal(0)
-# The date column each status after `open` sets (SPEC 4.5), recorded in the invoice chain.
-STATUS_DATES = {
-    "paid": "paid_at",
-    "void": "voided_at",
-    "uncollectible": "marked_uncollectible_at",
-}
-
-
-@dataclass(frozen=True)
-class ChainEntry:
-    """One row of the invoice chain: the invoice entered `status` at `at` (migration 4)."""
-
-    seq: int
-    invoice: str
-    status: str  # open (finalized) | paid | void | uncollectible
-    at: int
-    amount_paid: int | None  # paid only
-    header_hash: str | None  # open only
-    line_hashes: str | None  # open only: JSON [[line id, hash], …] in position order
-    hash: str
-
-    @property
-    def values(self) -> tuple[object, ...]:
-        """The fields the row's hash covers, in `chain.INVOICE_CHAIN_FIELDS` order."""
-        return tuple(getattr(self, name) for name in chain.INVOICE_CHAIN_FIELDS)
 
 
 def line_from_row(row: sqlite3.Row) -> Line:
@@ -76,11 +50,6 @@ def line_from_row(row: sqlite3.Row) -> Line:
 def _invoice(row: sqlite3.Row, lines: Iterable[Line]) -> Invoice:
     data = {k: row[k] for k in row.keys()}
     return Invoice(**data, lines=tuple(lines))
-
-
-def number_seq(number: str) -> int:
-    """The sequence part of `PREFIX-0007` (for ordering invoices finalized in one second)."""
-    return int(number.rpartition("-")[2])
 
 
 class InvoiceStore:

@@ -4,43 +4,17 @@ the `resolve` adjustments that carry late usage onto a customer's next invoice."
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from decimal import Decimal
 
 from billing_cli.domain import chain
-from billing_cli.domain.invoicing import Line
-from billing_cli.storage.sqlite.invoices import line_from_row, number_seq
+from billing_cli.domain.events import LateEvent
+from billing_cli.domain.invoicing import StoredLine, number_seq
+from billing_cli.storage.sqlite.invoices import line_from_row
 
 _NOT_CANCELLED = (
     "NOT EXISTS (SELECT 1 FROM meter_event_adjustments c"
     " WHERE c.identifier = e.identifier AND c.type = 'cancel')"
 )
-
-
-@dataclass(frozen=True)
-class LateEvent:
-    """A stored late event (SPEC 2.6) and, once resolved, the invoice whose period it is in."""
-
-    seq: int
-    identifier: str
-    event_name: str
-    meter: str
-    customer: str
-    timestamp: int
-    value: Decimal | None
-    received: int
-    resolved_invoice: str | None
-    resolved_at: int | None
-
-
-@dataclass(frozen=True)
-class StoredLine:
-    """A finalized line with the invoice facts late-usage arithmetic needs."""
-
-    invoice: str
-    finalized_at: int
-    number: str
-    line: Line
 
 
 def _late(row: sqlite3.Row) -> LateEvent:

@@ -17,10 +17,10 @@ import contextlib
 import os
 import secrets
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 
 from billing_cli.errors import Conflict, LedgerError
+from billing_cli.storage.port import CHAIN_TABLES, BackupCopy
 from billing_cli.storage.sqlite.connection import translated
 from billing_cli.storage.sqlite.schema import APPLICATION_ID
 
@@ -37,19 +37,6 @@ COUNTED_TABLES = (
     "invoice_lines",
     "invoice_chain",
 )
-# Tables whose rows form a hash chain over `seq`, which the program numbers 1, 2, 3, … with no
-# gap (each writer takes max(seq) + 1 inside its BEGIN IMMEDIATE transaction).
-CHAIN_TABLES = ("meter_events", "meter_event_adjustments", "invoice_chain")
-
-
-@dataclass(frozen=True)
-class BackupCopy:
-    """What was written: the copy's size, schema version and row counts (its snapshot)."""
-
-    path: Path
-    bytes: int
-    schema_version: int
-    counts: dict[str, int]
 
 
 def table_counts(conn: sqlite3.Connection) -> dict[str, int]:
