@@ -12,15 +12,17 @@ import os
 import sys
 import traceback
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
 from typer.core import TyperGroup
 
 from billing_cli import __version__
-from billing_cli.api import Context
 from billing_cli.errors import BillingError
+
+if TYPE_CHECKING:  # the api (and with it the ledger) loads only when a command needs it
+    from billing_cli.api import Context
 
 
 def one_line(text: str) -> str:
@@ -98,6 +100,20 @@ _GROUPS: dict[str, tuple[str, ...]] = {
     "demo": ("billing_cli.cli.demo", "demo_app"),
 }
 _built: dict[str, Any] = {}
+# What `billing --help` lists, without importing any group (each group's own `help=`, which
+# tests/test_startup.py keeps equal to these).
+GROUP_HELP: dict[str, str] = {
+    "meter": "Meters: what usage is counted and how.",
+    "product": "Products: what prices are for.",
+    "price": "Prices: how usage or seats turn into money.",
+    "customer": "Customers: who receives invoices.",
+    "subscription": "Subscriptions: a customer's prices and billing periods.",
+    "event": "Meter events: send, import, list, cancel.",
+    "invoice": "Invoices: preview, month-end close, lifecycle.",
+    "ledger": "The ledger file: check it, back it up.",
+    "demo": "Run the Alpaca AI example end to end (sample_data/), ending with two invoices on "
+    "screen.",
+}
 
 
 def _load(name: str) -> Any:
@@ -129,6 +145,17 @@ class BillingGroup(TyperGroup):
 
     def get_command(self, ctx: Any, name: str) -> Any:
         return _load(name) if name in _GROUPS else None
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The command list of `billing --help` from GROUP_HELP: building every group just to
+        print one line each would import the whole program (start-up time is a feature)."""
+        limit = formatter.width - 6 - max(len(name) for name in _GROUPS)  # as click does
+        rows = [
+            (name, click.Command(name, help=GROUP_HELP[name]).get_short_help_str(limit))
+            for name in _GROUPS
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     # click types main() with overloads on standalone_mode; this one always runs standalone.
     def main(  # type: ignore[override]
@@ -214,6 +241,7 @@ def context(ctx: typer.Context) -> Context:
     """The root's Context (ledger path + the one clock reading) for any subcommand."""
     root_ctx = ctx.find_root()
     if isinstance(root_ctx.obj, _Pending):
+        from billing_cli.api import Context
         from billing_cli.clock import resolve_now
 
         pending = root_ctx.obj

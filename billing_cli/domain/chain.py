@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from billing_cli.domain.invoice_lines import explain_text
 from billing_cli.domain.money import decimal_str
 
 if TYPE_CHECKING:
@@ -83,6 +82,9 @@ def _header_values(inv: Invoice) -> list[object]:
 
 
 def _line_values(line: Line) -> list[object]:
+    # Imported here: the event chain (every `event send`) needs `link`, not the invoice lines.
+    from billing_cli.domain.invoice_lines import explain_text
+
     return [
         line.id,
         line.type,

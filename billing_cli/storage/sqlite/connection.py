@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from billing_cli.errors import Conflict, LedgerError, NotFound
-from billing_cli.storage.sqlite.canonical import canonicalize_decimals
-from billing_cli.storage.sqlite.invoices import backfill_invoice_chain
 from billing_cli.storage.sqlite.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -227,9 +225,22 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
 
 # Steps a migration needs beyond SQL (hashing), run right after its statements in the same
 # transaction: the schema version reached -> a function of the connection.
+def _backfill_invoice_chain(conn: sqlite3.Connection) -> None:
+    from billing_cli.storage.sqlite.invoices import backfill_invoice_chain
+
+    backfill_invoice_chain(conn)
+
+
+def _canonicalize_decimals(conn: sqlite3.Connection) -> None:
+    from billing_cli.storage.sqlite.canonical import canonicalize_decimals
+
+    canonicalize_decimals(conn)
+
+
+# (Imported when a migration runs, not by every command that opens the ledger.)
 BACKFILLS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    4: backfill_invoice_chain,
-    5: canonicalize_decimals,
+    4: _backfill_invoice_chain,
+    5: _canonicalize_decimals,
 }
 
 
