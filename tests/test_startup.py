@@ -50,17 +50,3 @@ def test_root_help_lists_each_group_with_its_own_help() -> None:
     assert list(GROUP_HELP) == list(_GROUPS)
     for name in _GROUPS:
         assert _load(name).help.strip() == GROUP_HELP[name], name
-
-
-def test_event_send_does_not_import_the_invoicing_domain(tmp_path: Path) -> None:
-    db = str(tmp_path / "b.db")
-    setup = ("meter", "create", "--display-name", "T", "--event-name", "t", "--aggregation", "sum")
-    for argv in (setup, ("customer", "create", "--id", "cus_1")):
-        imported_by("--db", db, *argv, cwd=tmp_path)
-    modules = imported_by(
-        "--db", db, "--now", "2026-11-01", "event", "send", "--event-name", "t",
-        "--customer", "cus_1", "--value", "1", cwd=tmp_path,
-    )  # fmt: skip
-    assert "billing_cli.storage.sqlite.events" in modules  # it did write the event
-    invoicing = ("billing_cli.domain.invoicing", "billing_cli.domain.invoice_lines")
-    assert not modules & set(invoicing), sorted(modules & set(invoicing))
