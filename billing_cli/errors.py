@@ -57,3 +57,10 @@ class ImportRejected(BillingError):
     """Raised after an import finished with rejected rows (the accepted rows are kept)."""
 
     exit_code = 7
+
+
+class LateEventsStored(BillingError):
+    """`--fail-on-late`: events were stored as late (SPEC 2.6), counted in no invoice until
+    resolved; exit 7 like rejected rows, so a cron script notices."""
+
+    exit_code = 7

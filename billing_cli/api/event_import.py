@@ -25,6 +25,7 @@ from billing_cli.ingest.event_rows import shaped_rows
 from billing_cli.ingest.readers import BOOKKEEPING as BOOKKEEPING  # the reject file's columns
 from billing_cli.ingest.readers import EventInput, RawRow, RowStream, iter_rows
 from billing_cli.ingest.validation import (
+    MAX_EVENT_AGE_SECONDS,
     Coverage,
     IdentifierDeriver,
     validate_event,
@@ -77,10 +78,12 @@ class _Importer:
         now: int,
         on_reject: Callable[[RejectedRow], None] | None,
         on_progress: Callable[[ImportSummary], None] | None,
+        max_age: int = MAX_EVENT_AGE_SECONDS,
     ) -> None:
         self.led = led
         self.rows = rows
         self.now = now
+        self.max_age = max_age
         self.on_reject = on_reject
         self.on_progress = on_progress
         self.summary = ImportSummary()
@@ -172,12 +175,12 @@ class _Importer:
         if unknown:
             known.update(led.existing_customers(unknown))
         exists = known.__contains__
-        now = self.now
+        now, max_age = self.now, self.max_age
         valid: list[ValidEvent] = []
         owners: list[Pending] = []
         for pending in batch:
             line, ev, ident, source = pending
-            found = validate_event(ev, meters.get(ev.event_name), exists, now)
+            found = validate_event(ev, meters.get(ev.event_name), exists, now, max_age)
             if type(found) is not ValidEvent:
                 code, message = found.code, found.message  # type: ignore[union-attr]
                 rejects.append(self._reject(line, source, ev.identifier, code, message))
@@ -199,18 +202,20 @@ def import_events(
     on_reject: Callable[[RejectedRow], None] | None = None,
     on_progress: Callable[[ImportSummary], None] | None = None,
     batch_size: int = BATCH_SIZE,
+    max_age: int = MAX_EVENT_AGE_SECONDS,
 ) -> ImportSummary:
     """Import CSV or JSONL events from a byte stream; rejects go to `on_reject` in line order
     per batch. A dry run does all the work in one transaction and rolls it back, so it reports
     exactly what the import would (duplicates inside the file and against the ledger
-    included) and writes nothing. A bad CSV header raises InvalidInput before any row."""
+    included) and writes nothing. A bad CSV header raises InvalidInput before any row.
+    `max_age`: how many seconds before now a timestamp may lie (`api.events.parse_max_age`)."""
     rows = iter_rows(stream, fmt)
     # Rows, events and batches hold no reference cycles, so the cyclic collector would only
     # re-scan every batch's ~10^5 live objects, over and over: ~7% of the import's time.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _import(ctx, rows, dry_run, on_reject, on_progress, batch_size)
+        return _import(ctx, rows, dry_run, on_reject, on_progress, batch_size, max_age)
     finally:
         if collecting:
             gc.enable()
@@ -223,14 +228,15 @@ def _import(
     on_reject: Callable[[RejectedRow], None] | None,
     on_progress: Callable[[ImportSummary], None] | None,
     batch_size: int,
+    max_age: int,
 ) -> ImportSummary:
     if not ctx.ledger_exists():  # nothing to import into, and nothing is created
-        importer = _Importer(None, rows, ctx.now_ts, on_reject, on_progress)
+        importer = _Importer(None, rows, ctx.now_ts, on_reject, on_progress, max_age)
         importer.run(batch_size)
         return importer.summary
     with ctx.ledger(write=not dry_run) as led:
         led.bulk_import_mode()
-        importer = _Importer(led, rows, ctx.now_ts, on_reject, on_progress)
+        importer = _Importer(led, rows, ctx.now_ts, on_reject, on_progress, max_age)
         if not dry_run:
             importer.run(batch_size)
             return importer.summary

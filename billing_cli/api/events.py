@@ -12,14 +12,19 @@ from dataclasses import dataclass
 from billing_cli import ids
 from billing_cli.api.catalog import require_customer, require_meter
 from billing_cli.api.context import Context
-from billing_cli.clock import parse_time, to_unix
+from billing_cli.clock import parse_duration, parse_time, to_unix
 from billing_cli.domain.aggregation import DAY, HOUR, Aggregate, aggregate, window_totals
 from billing_cli.domain.events import StoredEvent
 from billing_cli.domain.models import Meter
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
 from billing_cli.ingest.event_rows import check_identifier
 from billing_cli.ingest.readers import EventInput, Reject
-from billing_cli.ingest.validation import Coverage, payload_from_pairs, validate_event
+from billing_cli.ingest.validation import (
+    MAX_EVENT_AGE_SECONDS,
+    Coverage,
+    payload_from_pairs,
+    validate_event,
+)
 from billing_cli.storage.port import LedgerStore
 
 WINDOWS = ("hour", "day")
@@ -32,7 +37,17 @@ _HINTS = {
     "meter_event_value_not_found": "give the meter's value key, or --value V",
     "meter_event_invalid_value": "a plain decimal with at most 15 significant digits, e.g. 12.5",
     "timestamp_in_future": "timestamps may be at most 5 minutes after now",
+    "timestamp_too_far_in_past": "events may be at most 35 days old, as in Stripe; for a"
+    " deliberate back-fill give a wider window, e.g. --max-age 400d",
 }
+
+
+def parse_max_age(text: str | None) -> int:
+    """`--max-age` (`400d`, `36h`): how far before now an event's timestamp may lie, in seconds;
+    default 35 days (Stripe's window, `timestamp_too_far_in_past` beyond it)."""
+    if text is None:
+        return MAX_EVENT_AGE_SECONDS
+    return int(parse_duration(text, field="--max-age").total_seconds())
 
 
 def reject_error(reject: Reject) -> InvalidInput:
@@ -60,9 +75,11 @@ def send_event(
     value: str | None = None,
     identifier: str | None = None,
     timestamp: str | None = None,
+    max_age: str | None = None,
 ) -> SentEvent:
     """`event send`: validate (exit 4), then store once; a duplicate is a no-op, a conflict
-    (same identifier, other content) is exit 5 and changes nothing."""
+    (same identifier, other content) is exit 5 and changes nothing. `max_age` widens (or
+    narrows) the 35-day window for old timestamps."""
     if payload and (customer is not None or value is not None):
         raise UsageError(
             "--payload cannot be combined with --customer/--value",
@@ -74,6 +91,7 @@ def send_event(
         )
     pairs = payload_from_pairs(payload) if payload else None
     ts = _time(timestamp, "--timestamp")
+    oldest = parse_max_age(max_age)
     if identifier is not None and (bad := check_identifier(identifier)) is not None:
         raise reject_error(bad)
     ident = identifier or ids.new_id("evt_")
@@ -89,6 +107,7 @@ def send_event(
             meter,
             lambda c: bool(led.existing_customers([c])),
             now,
+            oldest,
         )
         if isinstance(found, Reject):
             raise reject_error(found)

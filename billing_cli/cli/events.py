@@ -32,13 +32,35 @@ from billing_cli.cli.output import (
     render_one,
 )
 from billing_cli.clock import format_time
-from billing_cli.errors import Conflict, ImportRejected, InvalidInput, UsageError
+from billing_cli.errors import (
+    Conflict,
+    ImportRejected,
+    InvalidInput,
+    LateEventsStored,
+    UsageError,
+)
 from billing_cli.present import stripe_json as serialize
 
 event_app = typer.Typer(no_args_is_help=True, help="Meter events: send, import, list, cancel.")
 
 MAX_LISTED_REJECTS = 20
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+MaxAgeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--max-age",
+        help="How old a timestamp may be, e.g. 400d for a back-fill [35d, as Stripe].",
+    ),
+]
+FailOnLateOption = Annotated[
+    bool,
+    typer.Option(
+        "--fail-on-late",
+        help="Exit 7 when an event is stored late (in a period already invoiced).",
+    ),
+]
+_LATE_HINT = "`billing event late` lists them; `--resolve next-invoice` bills them"
 
 
 EVENT_COLUMNS = [
@@ -69,9 +91,12 @@ def event_send(
     timestamp: Annotated[
         str | None, typer.Option(help="When it happened: Unix seconds or ISO 8601 [now].")
     ] = None,
+    max_age: MaxAgeOption = None,
+    fail_on_late: FailOnLateOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Record one usage event (Stripe's meter event); re-sending it is a no-op."""
+    """Record one usage event (Stripe's meter event); re-sending it is a no-op. A timestamp
+    more than 35 days old is refused (exit 4) unless --max-age allows it."""
     sent = api.send_event(
         context(ctx),
         event_name=event_name,
@@ -80,6 +105,7 @@ def event_send(
         value=value,
         identifier=identifier,
         timestamp=timestamp,
+        max_age=max_age,
     )
     event = sent.event
     if sent.duplicate:
@@ -89,7 +115,18 @@ def event_send(
             f"late: {format_time(event.timestamp)} lies in a period a finalized invoice already "
             "billed; it counts in no invoice until `billing event late --resolve next-invoice`"
         )
+    if not sent.duplicate and (event.value or "").startswith("-"):
+        note(
+            f"negative value {event.value}: a correction, it lowers the period's total; a total"
+            " below 0 bills quantity 0 (as Stripe), nothing carries over"
+        )
     render_one(serialize.meter_event_dict(event), as_json=as_json, title="meter event")
+    if fail_on_late and event.status == "late" and not sent.duplicate:
+        raise LateEventsStored(
+            f"event {event.identifier} was stored late: {format_time(event.timestamp)} lies in a"
+            " period a finalized invoice already billed",
+            hint=_LATE_HINT,
+        )
 
 
 # -- import --------------------------------------------------------------------------------
@@ -207,10 +244,15 @@ def event_import(
     reject_file: Annotated[
         Path | None, typer.Option(help="Write rejected rows here, fixable and re-importable.")
     ] = None,
+    max_age: MaxAgeOption = None,
+    fail_on_late: FailOnLateOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Bulk-import events (SPEC 2.5); exit 7 when rows were rejected (the rest is kept)."""
+    """Bulk-import events (SPEC 2.5); exit 7 when rows were rejected (the rest is kept), or
+    with --fail-on-late when rows were stored late. Timestamps more than 35 days old are
+    rejected unless --max-age allows them."""
     fmt = _format(source, fmt)
+    oldest = api.parse_max_age(max_age)
     listed = 0
 
     def report(r: RejectedRow) -> None:
@@ -235,7 +277,13 @@ def event_import(
             rejects = _RejectFile(out, fmt)
         progress = stack.enter_context(_Progress(stream))
         summary = importer.import_events(
-            context(ctx), stream, fmt, dry_run=dry_run, on_reject=report, on_progress=progress
+            context(ctx),
+            stream,
+            fmt,
+            dry_run=dry_run,
+            on_reject=report,
+            on_progress=progress,
+            max_age=oldest,
         )
     if listed > MAX_LISTED_REJECTS:
         where = f"all are in {reject_file}" if reject_file else "--reject-file PATH lists all"
@@ -243,11 +291,20 @@ def event_import(
     sys.stderr.write(_summary_line(summary, dry_run) + "\n")
     if as_json:
         sys.stdout.write(json.dumps(summary.as_dict()) + "\n")
+    late = ""
+    if fail_on_late and summary.late:
+        late = (
+            f"{summary.late} of {summary.read} rows {'would be' if dry_run else 'were'} stored late"
+        )
     if summary.rejected:
         verb = "would be rejected" if dry_run else "were rejected; the accepted rows are kept"
         raise ImportRejected(
-            f"{summary.rejected} of {summary.read} rows {verb}",
+            f"{summary.rejected} of {summary.read} rows {verb}" + (f"; {late}" if late else ""),
             hint="fix them (--reject-file writes them re-importable) and import again",
+        )
+    if late:
+        raise LateEventsStored(
+            f"{late}: they lie in periods finalized invoices already billed", hint=_LATE_HINT
         )
 
 

@@ -16,6 +16,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
+from billing_cli.clock import format_time
 from billing_cli.domain.events import ValidEvent, content_key
 from billing_cli.domain.models import Meter
 from billing_cli.domain.money import parse_decimal
@@ -24,13 +25,22 @@ from billing_cli.ingest.event_rows import check_payload_key
 from billing_cli.ingest.readers import EventInput, Reject, show_value
 
 FUTURE_TOLERANCE_SECONDS = 300
+# Stripe refuses meter events more than 35 calendar days old (`timestamp_too_far_in_past`):
+# such an event would otherwise be stored as accepted and, before every period still open,
+# counted nowhere. `--max-age` widens the window for a deliberate back-fill.
+MAX_EVENT_AGE_SECONDS = 35 * 86400
 _ZERO = Decimal(0)
 
 
 def validate_event(
-    ev: EventInput, meter: Meter | None, customer_exists: Callable[[str], bool], now: int
+    ev: EventInput,
+    meter: Meter | None,
+    customer_exists: Callable[[str], bool],
+    now: int,
+    max_age: int = MAX_EVENT_AGE_SECONDS,
 ) -> ValidEvent | Reject:
-    """SPEC 2.2 in its order, so a row with several faults always reports the same one first."""
+    """SPEC 2.2 in its order, so a row with several faults always reports the same one first;
+    `max_age` is how many seconds before `now` a timestamp may lie (Stripe: 35 days)."""
     if meter is None:
         return Reject("no_meter", f"no meter has event_name {show_value(ev.event_name)}")
     if meter.status != "active":
@@ -57,10 +67,26 @@ def validate_event(
     if timestamp > now + FUTURE_TOLERANCE_SECONDS:
         message = f"timestamp {timestamp} is {timestamp - now} s after now ({now}), over 300 s"
         return Reject("timestamp_in_future", message)
+    if timestamp < now - max_age:
+        return Reject("timestamp_too_far_in_past", _too_old(timestamp, now, max_age))
     return ValidEvent(
         ev.identifier, ev.event_name, meter.id, customer, value, value_text, timestamp, payload,
         ev.line, ev.timestamp is not None,
     )  # fmt: skip
+
+
+def _span(seconds: int) -> str:
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= size and (seconds % size == 0 or seconds >= 2 * size):
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+def _too_old(timestamp: int, now: int, max_age: int) -> str:
+    return (
+        f"timestamp {format_time(timestamp)} is {_span(now - timestamp)} before now"
+        f" ({format_time(now)}), outside the {_span(max_age)} window"
+    )
 
 
 # --- identifiers ---------------------------------------------------------------------------
