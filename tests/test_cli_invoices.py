@@ -112,6 +112,7 @@ def test_forbidden_transitions_exit_5_and_change_nothing(
 
 def test_draft_finalize_and_delete(billing: Billing, book: Book) -> None:
     book.subscribe()
+    book.event("2026-11-05T00:00:00Z", "1000")  # something to pay: the invoice stays open
     [draft] = billing.json("invoice", "run", now="2026-12-01T09:10:00Z")["created"]
     assert billing.json("invoice", "show", draft)["status"] == "draft"
     deleted = billing.json("invoice", "delete", draft, now="2026-12-01T09:11:00Z")

@@ -188,7 +188,9 @@ def compose_for(
 
 
 def finalize_draft(led: LedgerStore, draft: Invoice, now: int) -> Invoice:
-    """Number it, carry the customer's balance in and out, hash it, mark it open."""
+    """Number it, carry the customer's balance in and out, hash it, mark it open; an invoice
+    with nothing to pay (amount due 0: a zero total, or one the customer's credit covers) is
+    marked paid at once, as Stripe does, with `paid_at` its finalization."""
     customer = led.get_customer(draft.customer)
     assert customer is not None
     number = led.take_invoice_number(draft.customer)
@@ -199,6 +201,9 @@ def finalize_draft(led: LedgerStore, draft: Invoice, now: int) -> Invoice:
     led.mark_finalized(inv)
     assert inv.ending_balance is not None
     led.set_customer_balance(inv.customer, inv.ending_balance)
+    if inv.amount_due == 0:
+        led.set_invoice_status(inv.id or "", "open", "paid", paid_at=now, amount_paid=0)
+        inv = replace(inv, status="paid", paid_at=now, amount_paid=0)
     return inv
 
 
