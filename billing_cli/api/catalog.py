@@ -5,9 +5,17 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from dataclasses import replace
 
 from billing_cli import ids
+from billing_cli.api.account import (
+    AddressInput,
+    check_email,
+    merge_address,
+    parse_tax_ids,
+)
 from billing_cli.api.context import (
+    METADATA_KEYS_MAX,
     Context,
     check_pattern,
     check_text,
@@ -207,18 +215,18 @@ def create_customer(
     invoice_prefix: str | None = None,
     metadata: list[str] | None = None,
     customer_id: str | None = None,
+    address: AddressInput | None = None,
+    tax_ids: list[str] | None = None,
 ) -> Customer:
     check_text(name, field="--name", max_len=256)
-    check_text(email, field="--email", max_len=512)
-    if email is not None and (email.count("@") != 1 or " " in email or email.startswith("@")):
-        raise InvalidInput(
-            f"--email {email!r} is not an email address", hint="e.g. max@example.com"
-        )
+    check_email(email)
     if invoice_prefix is not None:
         check_pattern(
             invoice_prefix, field="--invoice-prefix", pattern=INVOICE_PREFIX_RE, example="ALPACA"
         )
     meta = parse_metadata(metadata)
+    parsed_address = merge_address(None, address or AddressInput())
+    parsed_tax_ids = parse_tax_ids(tax_ids) or ()
     with ctx.ledger(write=True) as led, led.write():
         new_id = new_object_id(led, "customers", "cus_", customer_id)
         if invoice_prefix is None:
@@ -238,8 +246,46 @@ def create_customer(
             currency=None,
             balance=0,
             metadata=meta,
+            address=parsed_address,
+            tax_ids=parsed_tax_ids,
         )
         led.insert_customer(customer)
+    return customer
+
+
+def update_customer(
+    ctx: Context,
+    customer_id: str,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    metadata: list[str] | None = None,
+    address: AddressInput | None = None,
+    tax_ids: list[str] | None = None,
+) -> Customer:
+    """Change the given fields (Stripe's update: what is not given stays, "" clears, metadata
+    keys merge). Finalized invoices keep the details they were issued with."""
+    check_text(name, field="--name", max_len=256)
+    check_email(email)
+    meta = parse_metadata(metadata)
+    parsed_tax_ids = parse_tax_ids(tax_ids)
+    with ctx.ledger(write=True) as led, led.write():
+        current = require_customer(led, customer_id)
+        merged_meta = {**current.metadata, **meta}
+        if len(merged_meta) > METADATA_KEYS_MAX:
+            raise InvalidInput(
+                f"{len(merged_meta)} metadata keys after the update",
+                hint=f"at most {METADATA_KEYS_MAX} are allowed",
+            )
+        customer = replace(
+            current,
+            name=current.name if name is None else (name or None),
+            email=current.email if email is None else (email or None),
+            metadata=merged_meta,
+            address=merge_address(current.address, address or AddressInput()),
+            tax_ids=current.tax_ids if parsed_tax_ids is None else parsed_tax_ids,
+        )
+        led.update_customer(customer)
     return customer
 
 

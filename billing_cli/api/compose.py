@@ -13,7 +13,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from billing_cli import ids
-from billing_cli.domain import invoicing
+from billing_cli.domain import invoicing, parties
 from billing_cli.domain.aggregation import Aggregate, EventPoint, aggregate_events
 from billing_cli.domain.chain import invoice_hash
 from billing_cli.domain.events import LateEvent
@@ -188,14 +188,19 @@ def compose_for(
 
 
 def finalize_draft(led: LedgerStore, draft: Invoice, now: int) -> Invoice:
-    """Number it, carry the customer's balance in and out, hash it, mark it open; an invoice
-    with nothing to pay (amount due 0: a zero total, or one the customer's credit covers) is
-    marked paid at once, as Stripe does, with `paid_at` its finalization."""
+    """Number it, carry the customer's balance in and out, freeze seller and buyer as they
+    stand now, hash it, mark it open; an invoice with nothing to pay (amount due 0: a zero
+    total, or one the customer's credit covers) is marked paid at once, as Stripe does, with
+    `paid_at` its finalization."""
     customer = led.get_customer(draft.customer)
     assert customer is not None
     number = led.take_invoice_number(draft.customer)
     inv = invoicing.finalized(
-        draft, number=number, finalized_at=now, starting_balance=customer.balance
+        draft,
+        number=number,
+        finalized_at=now,
+        starting_balance=customer.balance,
+        parties=parties.snapshot(led.get_account(), customer),
     )
     inv = replace(inv, hash=invoice_hash(inv))
     led.mark_finalized(inv)

@@ -92,6 +92,7 @@ _GROUPS: dict[str, tuple[str, ...]] = {
     "meter": ("billing_cli.cli.catalog", "meter_app", "billing_cli.cli.events"),
     "product": ("billing_cli.cli.catalog", "product_app"),
     "price": ("billing_cli.cli.catalog", "price_app"),
+    "account": ("billing_cli.cli.account", "account_app"),
     "customer": ("billing_cli.cli.customers", "customer_app"),
     "subscription": ("billing_cli.cli.subscriptions", "subscription_app"),
     "event": ("billing_cli.cli.events", "event_app", "billing_cli.cli.late_events"),

@@ -8,12 +8,21 @@ import typer
 
 from billing_cli.api import catalog as api
 from billing_cli.cli import context
+from billing_cli.cli.account import City, Country, Line1, Line2, PostalCode, State, address_input
 from billing_cli.cli.catalog import IdArg, Metadata, _time
 from billing_cli.cli.output import Column, CsvOption, JsonOption, render_list, render_one
 from billing_cli.present import stripe_json as serialize
 from billing_cli.present.amounts import format_amount
 
 customer_app = typer.Typer(no_args_is_help=True, help="Customers: who receives invoices.")
+
+TaxIdOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tax-id",
+        help='VAT id with its country prefix, e.g. DE123456789 (repeatable; "" clears).',
+    ),
+]
 
 
 def _balance(row: dict) -> str:
@@ -43,6 +52,13 @@ def customer_create(
     ] = None,
     metadata: Metadata = None,
     customer_id: Annotated[str | None, typer.Option("--id", help="Choose the id (cus_…).")] = None,
+    address_line1: Line1 = None,
+    address_line2: Line2 = None,
+    postal_code: PostalCode = None,
+    city: City = None,
+    state: State = None,
+    country: Country = None,
+    tax_id: TaxIdOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create a customer."""
@@ -53,6 +69,40 @@ def customer_create(
         invoice_prefix=invoice_prefix,
         metadata=metadata,
         customer_id=customer_id,
+        address=address_input(address_line1, address_line2, postal_code, city, state, country),
+        tax_ids=tax_id,
+    )
+    render_one(serialize.customer_dict(customer), as_json=as_json, title="customer")
+
+
+@customer_app.command("update")
+def customer_update(
+    ctx: typer.Context,
+    customer_id: IdArg,
+    name: Annotated[str | None, typer.Option(help="Full name.")] = None,
+    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
+    metadata: Metadata = None,
+    address_line1: Line1 = None,
+    address_line2: Line2 = None,
+    postal_code: PostalCode = None,
+    city: City = None,
+    state: State = None,
+    country: Country = None,
+    tax_id: TaxIdOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a customer; fields not given stay, an empty value clears one, metadata merges.
+
+    Invoices finalized from now on carry the new details; issued ones keep theirs.
+    """
+    customer = api.update_customer(
+        context(ctx),
+        customer_id,
+        name=name,
+        email=email,
+        metadata=metadata,
+        address=address_input(address_line1, address_line2, postal_code, city, state, country),
+        tax_ids=tax_id,
     )
     render_one(serialize.customer_dict(customer), as_json=as_json, title="customer")
 

@@ -42,10 +42,11 @@ INVOICE_COLUMNS = [
 
 
 def _invoice_data(c, inv) -> dict:  # noqa: ANN001 - Context, Invoice (imported lazily)
+    from billing_cli.api.account import get_account
     from billing_cli.api.catalog import get_customer
     from billing_cli.present.invoice_json import invoice_dict
 
-    return invoice_dict(inv, get_customer(c, inv.customer))
+    return invoice_dict(inv, get_customer(c, inv.customer), get_account(c))
 
 
 def _show(c, inv, *, as_json: bool, explain: bool = False) -> None:  # noqa: ANN001

@@ -78,7 +78,19 @@ def _header_values(inv: Invoice) -> list[object]:
         inv.ending_balance,
         inv.amount_due,
         inv.finalized_at,
+        *_frozen_extras(inv),
     ]
+
+
+def _frozen_extras(inv: Invoice) -> list[object]:
+    """What invoices freeze since the documents issue (seller and buyer), appended only when
+    present: the hash of an invoice finalized before (no snapshot) stays what it was."""
+    from billing_cli.domain import parties  # lazily, as invoice_lines: event send stays light
+
+    extra: dict[str, object] = {}
+    if inv.parties is not None:
+        extra["parties"] = parties.to_data(inv.parties)
+    return [extra] if extra else []
 
 
 def _line_values(line: Line) -> list[object]:

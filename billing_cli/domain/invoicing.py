@@ -35,7 +35,7 @@ from billing_cli.domain.invoice_lines import (
     out_of_range,
     usage_window,
 )
-from billing_cli.domain.models import Subscription
+from billing_cli.domain.models import Parties, Subscription
 from billing_cli.domain.money import decimal_str, fits_int64
 
 __all__ = [
@@ -97,6 +97,7 @@ class Invoice:
     voided_at: int | None = None
     marked_uncollectible_at: int | None = None
     hash: str | None = None
+    parties: Parties | None = None  # seller and buyer, frozen at finalization
 
     @property
     def target(self) -> Target:
@@ -235,8 +236,16 @@ def compose(
     )
 
 
-def finalized(inv: Invoice, *, number: str, finalized_at: int, starting_balance: int) -> Invoice:
-    """Draft → open: the number, the balance carried in and out; lines are frozen from here."""
+def finalized(
+    inv: Invoice,
+    *,
+    number: str,
+    finalized_at: int,
+    starting_balance: int,
+    parties: Parties | None = None,
+) -> Invoice:
+    """Draft → open: the number, the balance carried in and out, the seller and buyer as they
+    stand now; lines are frozen from here."""
     _check_sum("balance", inv.total + starting_balance, inv.currency, inv.customer, inv.lines)
     amount_due, ending = settle(inv.total, starting_balance)
     return replace(
@@ -247,6 +256,7 @@ def finalized(inv: Invoice, *, number: str, finalized_at: int, starting_balance:
         starting_balance=starting_balance,
         ending_balance=ending,
         amount_due=amount_due,
+        parties=parties,
     )
 
 

@@ -65,6 +65,26 @@ class Price:
 
 
 @dataclass(frozen=True)
+class Address:
+    """Stripe's `address`; `country` is an ISO 3166-1 alpha-2 code."""
+
+    line1: str | None = None
+    line2: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    state: str | None = None
+    country: str | None = None
+
+
+@dataclass(frozen=True)
+class TaxId:
+    """Stripe's `tax_id` as an invoice shows it (`customer_tax_ids[]`): `type` and `value`."""
+
+    type: str  # eu_vat | gb_vat | ch_vat | no_vat | unknown
+    value: str
+
+
+@dataclass(frozen=True)
 class Customer:
     id: str
     created: int
@@ -75,6 +95,36 @@ class Customer:
     currency: str | None
     balance: int
     metadata: dict[str, str] = field(default_factory=dict)
+    address: Address | None = None
+    tax_ids: tuple[TaxId, ...] = ()
+
+
+@dataclass(frozen=True)
+class Account:
+    """The seller: Stripe's account `business_profile` and invoice settings, one per ledger."""
+
+    business_name: str | None = None
+    address: Address | None = None
+    tax_id: str | None = None  # the seller's VAT id, printed on every invoice
+    email: str | None = None
+    invoice_footer: str | None = None
+    updated: int | None = None
+
+
+@dataclass(frozen=True)
+class Parties:
+    """Seller and buyer as an invoice names them. Frozen into the invoice when it is finalized
+    (and covered by its hash), so a later change of address never alters an issued invoice."""
+
+    account_name: str | None
+    account_address: Address | None
+    account_tax_id: str | None
+    account_email: str | None
+    footer: str | None
+    customer_name: str | None
+    customer_email: str | None
+    customer_address: Address | None
+    customer_tax_ids: tuple[TaxId, ...] = ()
 
 
 @dataclass(frozen=True)

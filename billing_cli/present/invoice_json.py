@@ -9,8 +9,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from billing_cli.domain import parties
 from billing_cli.domain.invoicing import Invoice, Line
-from billing_cli.domain.models import Customer
+from billing_cli.domain.models import Account, Customer, Parties
 from billing_cli.domain.money import decimal_str
 
 __all__ = ["invoice_dict", "line_dict"]
@@ -44,11 +45,28 @@ def line_dict(line: Line, inv: Invoice) -> dict[str, Any]:
     }
 
 
-def invoice_dict(inv: Invoice, customer: Customer | None = None) -> dict[str, Any]:
+def _parties(inv: Invoice, customer: Customer | None, account: Account | None) -> dict[str, Any]:
+    """Seller and buyer: frozen in a finalized invoice; for a draft or a preview, as they stand
+    (the customer and account given), since that is what finalizing now would freeze."""
+    if inv.parties is not None:
+        data = parties.to_data(inv.parties)
+    elif customer is not None:
+        data = parties.to_data(parties.snapshot(account or Account(), customer))
+    else:
+        data = parties.to_data(Parties(None, None, None, None, None, None, None, None))
+    address = data["account_address"]
+    data["account_country"] = address["country"] if address else None
+    return data
+
+
+def invoice_dict(
+    inv: Invoice, customer: Customer | None = None, account: Account | None = None
+) -> dict[str, Any]:
     """Stripe's `invoice` object. A preview has id and number null and status draft."""
     lines = [line_dict(line, inv) for line in inv.lines]
     remaining = 0 if inv.status in ("paid", "void") else inv.amount_due - inv.amount_paid
     return {
+        **_parties(inv, customer, account),
         "id": inv.id,
         "object": "invoice",
         "amount_due": inv.amount_due,
@@ -59,8 +77,6 @@ def invoice_dict(inv: Invoice, customer: Customer | None = None) -> dict[str, An
         "created": inv.created,
         "currency": inv.currency,
         "customer": inv.customer,
-        "customer_email": customer.email if customer else None,
-        "customer_name": customer.name if customer else None,
         "effective_at": inv.finalized_at,
         "ending_balance": inv.ending_balance,
         "lines": {

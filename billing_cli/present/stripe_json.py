@@ -12,8 +12,9 @@ from typing import Any
 from billing_cli.domain import schedule
 from billing_cli.domain.aggregation import Aggregate
 from billing_cli.domain.events import StoredEvent
-from billing_cli.domain.models import Customer, Meter, Price, Product, Subscription, Tier
+from billing_cli.domain.models import Account, Customer, Meter, Price, Product, Subscription, Tier
 from billing_cli.domain.money import decimal_str
+from billing_cli.domain.parties import address_data
 
 
 def _whole(value: Decimal | None) -> int | None:
@@ -112,6 +113,30 @@ def customer_dict(c: Customer) -> dict:
         "metadata": c.metadata,
         "name": c.name,
         "next_invoice_sequence": c.next_invoice_sequence,
+        "address": address_data(c.address),
+        "tax_ids": {
+            "object": "list",
+            "data": [{"object": "tax_id", "type": t.type, "value": t.value} for t in c.tax_ids],
+            "has_more": False,
+        },
+    }
+
+
+def account_dict(a: Account) -> dict:
+    """Stripe's account, as far as invoices use it: `business_profile`, the company's address
+    and VAT id, and the invoice footer (`settings.invoices.footer`, beyond Stripe)."""
+    return {
+        "object": "account",
+        "business_profile": {"name": a.business_name, "support_email": a.email},
+        "company": {
+            "name": a.business_name,
+            "address": address_data(a.address),
+            "vat_id": a.tax_id,
+        },
+        "country": a.address.country if a.address else None,
+        "email": a.email,
+        "settings": {"invoices": {"footer": a.invoice_footer}},
+        "updated": a.updated,
     }
 
 

@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from billing_cli.storage.sqlite.account import AccountStore
 from billing_cli.storage.sqlite.base import LedgerBase
 from billing_cli.storage.sqlite.catalog import CatalogStore
 from billing_cli.storage.sqlite.connection import translated
@@ -19,7 +20,15 @@ from billing_cli.storage.sqlite.late_events import LateEventStore
 from billing_cli.storage.sqlite.maintenance import MaintenanceStore
 
 
-class Ledger(MaintenanceStore, LateEventStore, InvoiceStore, EventStore, CatalogStore, LedgerBase):
+class Ledger(
+    AccountStore,
+    MaintenanceStore,
+    LateEventStore,
+    InvoiceStore,
+    EventStore,
+    CatalogStore,
+    LedgerBase,
+):
     """A billing ledger file. Open with `Ledger(path, create=...)`; use `write()`/`read()`."""
 
 

@@ -6,13 +6,16 @@ import json
 import sqlite3
 from decimal import Decimal
 
+from billing_cli.domain import parties
 from billing_cli.domain.models import (
+    Address,
     Customer,
     Meter,
     Price,
     Product,
     Subscription,
     SubscriptionItem,
+    TaxId,
     Tier,
 )
 from billing_cli.domain.money import decimal_str
@@ -80,7 +83,17 @@ def _price(row: sqlite3.Row) -> Price:
 def _customer(row: sqlite3.Row) -> Customer:
     data = dict(row)
     data["metadata"] = json.loads(data["metadata"])
+    data["address"] = parties.address_from_data(json.loads(data["address"] or "null"))
+    data["tax_ids"] = tuple(TaxId(t["type"], t["value"]) for t in json.loads(data["tax_ids"]))
     return Customer(**data)
+
+
+def address_json(address: Address | None) -> str | None:
+    return None if address is None else _dumps(parties.address_data(address))
+
+
+def tax_ids_json(tax_ids: tuple[TaxId, ...]) -> str:
+    return _dumps([{"type": t.type, "value": t.value} for t in tax_ids])
 
 
 class CatalogStore:
@@ -200,7 +213,8 @@ class CatalogStore:
     def insert_customer(self, c: Customer) -> None:
         self.conn.execute(
             "INSERT INTO customers (id, created, name, email, invoice_prefix,"
-            " next_invoice_sequence, currency, balance, metadata) VALUES (?,?,?,?,?,?,?,?,?)",
+            " next_invoice_sequence, currency, balance, metadata, address, tax_ids)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
                 c.id,
                 c.created,
@@ -211,6 +225,23 @@ class CatalogStore:
                 c.currency,
                 c.balance,
                 _dumps(c.metadata),
+                address_json(c.address),
+                tax_ids_json(c.tax_ids),
+            ),
+        )
+
+    def update_customer(self, c: Customer) -> None:
+        """Write the fields `customer update` may change (Stripe's mutable customer fields)."""
+        self.conn.execute(
+            "UPDATE customers SET name = ?, email = ?, metadata = ?, address = ?, tax_ids = ?"
+            " WHERE id = ?",
+            (
+                c.name,
+                c.email,
+                _dumps(c.metadata),
+                address_json(c.address),
+                tax_ids_json(c.tax_ids),
+                c.id,
             ),
         )
 

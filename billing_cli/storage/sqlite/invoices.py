@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Iterable
 from decimal import Decimal
 
-from billing_cli.domain import chain
+from billing_cli.domain import chain, parties
 from billing_cli.domain.chain import STATUS_DATES, ChainEntry, header_hash, line_hashes
 from billing_cli.domain.invoice_lines import explain_text
 from billing_cli.domain.invoicing import Invoice, Line, Target, number_seq
@@ -47,9 +47,22 @@ def line_from_row(row: sqlite3.Row) -> Line:
     )
 
 
+_FIELDS = tuple(name.strip() for name in _INVOICE_COLUMNS.split(","))
+
+
 def _invoice(row: sqlite3.Row, lines: Iterable[Line]) -> Invoice:
-    data = {k: row[k] for k in row.keys()}
+    """An invoice from `SELECT *`: columns a later migration added may be absent (a backfill
+    reads invoices on the way up)."""
+    data = {k: row[k] for k in _FIELDS}
+    snapshot = row["parties"] if "parties" in row.keys() else None
+    data["parties"] = None if snapshot is None else parties.from_data(json.loads(snapshot))
     return Invoice(**data, lines=tuple(lines))
+
+
+def parties_json(inv: Invoice) -> str | None:
+    if inv.parties is None:
+        return None
+    return json.dumps(parties.to_data(inv.parties), separators=(",", ":"), ensure_ascii=False)
 
 
 class InvoiceStore:
@@ -146,7 +159,7 @@ class InvoiceStore:
         entered into the invoice chain with the content hashes of its header and lines."""
         cursor = self.conn.execute(
             "UPDATE invoices SET status = 'open', number = ?, finalized_at = ?,"
-            " starting_balance = ?, ending_balance = ?, amount_due = ?, hash = ?"
+            " starting_balance = ?, ending_balance = ?, amount_due = ?, hash = ?, parties = ?"
             " WHERE id = ? AND status = 'draft'",
             (
                 inv.number,
@@ -155,6 +168,7 @@ class InvoiceStore:
                 inv.ending_balance,
                 inv.amount_due,
                 inv.hash,
+                parties_json(inv),
                 inv.id,
             ),
         )
@@ -233,7 +247,7 @@ class InvoiceStore:
     # -- reads --------------------------------------------------------------------------------
     def _invoices(self, where: str, params: tuple, order: str) -> list[Invoice]:
         rows = self.conn.execute(
-            f"SELECT {_INVOICE_COLUMNS} FROM invoices {where} ORDER BY {order}", params
+            f"SELECT * FROM invoices {where} ORDER BY {order}", params
         ).fetchall()
         if not rows:
             return []
@@ -249,7 +263,13 @@ class InvoiceStore:
             except (ValueError, TypeError, ArithmeticError) as exc:
                 raise UnreadableRow("invoice_lines", lr["id"], exc) from exc
             lines[lr["invoice"]].append(line)
-        return [_invoice(r, lines[r["id"]]) for r in rows]
+        out = []
+        for r in rows:
+            try:
+                out.append(_invoice(r, lines[r["id"]]))
+            except (ValueError, TypeError, KeyError) as exc:
+                raise UnreadableRow("invoices", r["id"], exc) from exc
+        return out
 
     def get_invoice(self, invoice_id: str) -> Invoice | None:
         found = self._invoices("WHERE id = ? OR number = ?", (invoice_id, invoice_id), "id")

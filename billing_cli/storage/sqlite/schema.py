@@ -6,6 +6,8 @@ so that a value of the wrong type is refused by SQLite as well as by the code.
 
 from __future__ import annotations
 
+from billing_cli.storage.sqlite.schema_documents import SELLER_AND_BUYER
+
 APPLICATION_ID = 0x42494C4C  # "BILL": marks a file as a billing ledger (PRAGMA application_id)
 
 MIGRATIONS: list[str] = [
@@ -351,6 +353,8 @@ MIGRATIONS: list[str] = [
     """
     -- data only: see storage/sqlite/canonical.py
     """,
+    # 6: seller profile, customer address and tax ids, invoice snapshot of seller and buyer
+    SELLER_AND_BUYER,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,57 @@
+"""The seller-and-buyer setup the documents tests share: Alpaca AI GmbH in Berlin bills Max
+Mustermann in Munich for tokens (0.04 USD per hundred, monthly, in arrears; the README's
+example), so every invoice has both parties' addresses and VAT ids."""
+
+from __future__ import annotations
+
+from tests.conftest import Billing
+
+START = "2026-11-01T09:00:00Z"
+CLOSE = "2026-12-01T10:00:00Z"  # after the November period's end and the 1 h grace
+
+
+def build_shop(billing: Billing, *, name: str = "Max Mustermann") -> Billing:
+    billing.json(
+        "account", "update", "--business-name", "Alpaca AI GmbH",
+        "--address-line1", "Hauptstraße 1", "--postal-code", "10115", "--city", "Berlin",
+        "--country", "DE", "--tax-id", "DE123456789", "--email", "billing@alpaca.example",
+        "--invoice-footer", "Alpaca AI GmbH · Amtsgericht Berlin HRB 12345", now=START,
+    )  # fmt: skip
+    billing.json(
+        "meter", "create", "--id", "mtr_tokens", "--display-name", "Alpaca AI tokens",
+        "--event-name", "alpaca_ai_tokens", "--aggregation", "sum", now=START,
+    )  # fmt: skip
+    billing.json(
+        "price", "create", "--id", "price_tokens", "--product-name", "Alpaca AI",
+        "--currency", "usd", "--unit-amount", "4", "--transform-divide-by", "100",
+        "--transform-round", "up", "--interval", "month", "--usage-type", "metered",
+        "--meter", "mtr_tokens", now=START,
+    )  # fmt: skip
+    billing.json(
+        "customer", "create", "--id", "cus_max", "--name", name,
+        "--email", "max@example.com", "--invoice-prefix", "ALPACA",
+        "--address-line1", "Musterweg 5", "--postal-code", "80331", "--city", "München",
+        "--country", "DE", "--tax-id", "DE987654321", now=START,
+    )  # fmt: skip
+    return billing
+
+
+def subscribe(billing: Billing, *extra: str) -> None:
+    billing.json(
+        "subscription", "create", "--customer", "cus_max",
+        "--price", "price_tokens", *extra, now=START,
+    )  # fmt: skip
+
+
+def send(billing: Billing, value: str, identifier: str, timestamp: str) -> None:
+    billing.json(
+        "event", "send", "--event-name", "alpaca_ai_tokens", "--customer", "cus_max",
+        "--value", value, "--identifier", identifier, "--timestamp", timestamp, now=timestamp,
+    )  # fmt: skip
+
+
+def november(billing: Billing, tokens: str = "5055") -> dict:
+    """One event of `tokens` in November, then the month-end close: the finalized invoice."""
+    send(billing, tokens, "ev1", "2026-11-03T12:30:00Z")
+    billing.json("invoice", "run", now=CLOSE)
+    return billing.json("invoice", "show", "ALPACA-0001", now=CLOSE)
