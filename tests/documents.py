@@ -4,6 +4,8 @@ example), so every invoice has both parties' addresses and VAT ids."""
 
 from __future__ import annotations
 
+import sqlite3
+
 from tests.conftest import Billing
 
 START = "2026-11-01T09:00:00Z"
@@ -55,3 +57,31 @@ def november(billing: Billing, tokens: str = "5055") -> dict:
     send(billing, tokens, "ev1", "2026-11-03T12:30:00Z")
     billing.json("invoice", "run", now=CLOSE)
     return billing.json("invoice", "show", "ALPACA-0001", now=CLOSE)
+
+
+def undo_seller_and_buyer(conn: sqlite3.Connection) -> None:
+    """Take a current ledger back to before migration 5 (what tests of older migrations need:
+    a file that truly is of the older version): its schema, and the hashes an older program
+    gave its finalized invoices (no seller and buyer snapshot)."""
+    from billing_cli.domain.chain import invoice_hash
+    from billing_cli.storage.sqlite.invoices import _RawInvoiceStore
+    from billing_cli.storage.sqlite.schema import MIGRATIONS
+
+    old_trigger = MIGRATIONS[1].split("CREATE TRIGGER invoices_finalized_frozen")[1]
+    old_trigger = "CREATE TRIGGER invoices_finalized_frozen" + old_trigger.split("END;")[0] + "END;"
+    triggers = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'invoices'"
+    ).fetchall()
+    for name, _ in triggers:
+        conn.execute(f"DROP TRIGGER {name}")
+    conn.execute("ALTER TABLE invoices DROP COLUMN parties")
+    conn.execute("ALTER TABLE customers DROP COLUMN address")
+    conn.execute("ALTER TABLE customers DROP COLUMN tax_ids")
+    conn.execute("DROP TABLE account")
+    factory = conn.row_factory
+    conn.row_factory = sqlite3.Row
+    for inv in _RawInvoiceStore(conn).finalized_invoices():
+        conn.execute("UPDATE invoices SET hash = ? WHERE id = ?", (invoice_hash(inv), inv.id))
+    conn.row_factory = factory
+    for name, sql in triggers:
+        conn.execute(old_trigger if name == "invoices_finalized_frozen" else sql)

@@ -222,6 +222,8 @@ def test_customer_round_trip(billing) -> None:
         "metadata": {"crm": "42"},
         "name": "Alpaca AI",
         "next_invoice_sequence": 1,
+        "address": None,
+        "tax_ids": {"object": "list", "data": [], "has_more": False},
     }
     assert billing.json("customer", "show", created["id"]) == created
     assert billing.json("customer", "list")["data"] == [created]

@@ -22,6 +22,7 @@ import pytest
 from billing_cli.storage.sqlite import Ledger
 from billing_cli.storage.sqlite.schema import SCHEMA_VERSION
 from tests.conftest import Billing, json_of
+from tests.documents import undo_seller_and_buyer
 
 T0 = "2026-11-01T09:00:00Z"
 CLOSED = "2026-12-01T10:30:00Z"  # after the November periods' end and their 1 h grace
@@ -350,12 +351,18 @@ def chain_rows(db: Path) -> list[tuple]:
 def test_a_version_3_ledger_gets_its_invoice_chain_on_upgrade(db: Path) -> None:
     """Migration 4 enters the finalized invoices a ledger already has, with their transitions
     in time order; the upgraded ledger passes, and is tamper-evident from then on."""
-    chain_before = chain_rows(db)
+    # the header hashes of a version-3 ledger lack the seller and buyer snapshot (migration 5)
+    without_header = lambda rows: sorted(r[:4] + r[5:] for r in rows)  # noqa: E731
+    chain_before = without_header(chain_rows(db))
+    conn = sqlite3.connect(db)
+    undo_seller_and_buyer(conn)
+    conn.commit()
+    conn.close()
     edit(db, "DROP TABLE invoice_chain", "PRAGMA user_version = 3", drop_triggers=False)
     report = Billing(db).json("ledger", "check", now=LATER)  # opening the file upgrades it
-    assert report["ok"] is True
+    assert report["ok"] is True  # the header hashes match the invoices, as check verifies
     assert query(db, "PRAGMA user_version") == SCHEMA_VERSION
-    assert sorted(chain_rows(db)) == sorted(chain_before)
+    assert without_header(chain_rows(db)) == chain_before
     Billing(db).json("invoice", "pay", "AAA-0002", now=LATER)
     assert Billing(db)("ledger", "check", now=LATER).exit_code == 0
     edit(db, "UPDATE invoices SET status = 'open' WHERE number = 'AAA-0002'")
