@@ -18,7 +18,7 @@ from billing_cli.domain.aggregation import Aggregate, EventPoint, aggregate_even
 from billing_cli.domain.chain import invoice_hash
 from billing_cli.domain.events import LateEvent
 from billing_cli.domain.invoicing import Catalog, Invoice, Line, StoredLine, Target
-from billing_cli.domain.models import Meter, Subscription
+from billing_cli.domain.models import Meter, Subscription, TaxRate
 from billing_cli.domain.money import DECIMAL_CONTEXT
 from billing_cli.storage.port import LedgerStore
 
@@ -43,6 +43,12 @@ def base_usage(led: LedgerStore, customer: str, *, raw: bool = False) -> BaseUsa
         return aggregate_events(meter.formula, meter.event_time_window, points)
 
     return from_events
+
+
+def tax_rates_for(led: LedgerStore, sub: Subscription) -> list[TaxRate]:
+    """The subscription's `default_tax_rates`, in order (rates are never deleted)."""
+    rates = [led.get_tax_rate(r) for r in sub.default_tax_rates]
+    return [r for r in rates if r is not None]
 
 
 def catalog_for(led: LedgerStore, sub: Subscription) -> Catalog:
@@ -181,6 +187,7 @@ def compose_for(
         late_lines=pending_late_lines(led, sub.customer, as_of, base),
         invoice_id=invoice_id,
         created=created,
+        tax_rates=tax_rates_for(led, sub),
     )
     if invoice_id is None:
         return inv

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from billing_cli.api.chain_check import Problem, check_event_chains, check_invoice_chain
-from billing_cli.api.compose import base_usage, catalog_for, late_line
+from billing_cli.api.compose import base_usage, catalog_for, late_line, tax_rates_for
 from billing_cli.api.context import Context
-from billing_cli.domain import invoicing
+from billing_cli.domain import invoicing, tax
 from billing_cli.domain.aggregation import Aggregate
 from billing_cli.domain.chain import invoice_hash
 from billing_cli.domain.invoicing import Invoice, Line, StoredLine, number_seq
@@ -122,7 +122,14 @@ def _recompute(led: LedgerStore, inv: Invoice) -> list[Line] | None:
     def usage(meter: Meter, start: int, end: int) -> Aggregate:
         return base(meter, start, end, as_of)
 
-    fresh = invoicing.compose(sub, inv.target, catalog_for(led, sub), usage, computed_at=as_of)
+    fresh = invoicing.compose(
+        sub,
+        inv.target,
+        catalog_for(led, sub),
+        usage,
+        computed_at=as_of,
+        tax_rates=tax_rates_for(led, sub),
+    )
     return list(fresh.lines)
 
 
@@ -146,6 +153,8 @@ def _check_late_lines(
         return found
     late = {e.identifier: e for e in led.resolved_late_events(inv.customer)}
     raw = base_usage(led, inv.customer, raw=True)
+    sub = led.get_subscription(inv.subscription) if inv.subscription else None
+    rates = tax_rates_for(led, sub) if sub is not None else []
     for line in inv.lines:
         if line.type != "late_usage":
             continue
@@ -162,7 +171,9 @@ def _check_late_lines(
             found.append(Problem(name, f"late line {line.id} counts unknown events {missing}"))
             continue
         events = sorted((late[i] for i in wanted), key=lambda e: e.seq)
-        expected = late_line(led, raw, inv.customer, original, events, earlier)
+        expected = tax.apply_taxes(
+            [late_line(led, raw, inv.customer, original, events, earlier)], rates
+        )[0]
         found += [
             Problem(name, f"late usage recomputed: {d}")
             for d in invoicing.line_differences([expected], [line])
@@ -175,10 +186,18 @@ def _check_late_lines(
 def _check_totals(inv: Invoice, name: str) -> list[Problem]:
     found = []
     subtotal = sum(line.amount for line in inv.lines)
-    if (inv.subtotal, inv.total) != (subtotal, subtotal):
+    totals = tax.total_taxes(inv.lines)
+    total = subtotal + tax.exclusive_tax(totals)
+    if (inv.subtotal, inv.total) != (subtotal, total):
         found.append(
-            Problem(name, f"subtotal {inv.subtotal} / total {inv.total}, lines sum to {subtotal}")
+            Problem(
+                name,
+                f"subtotal {inv.subtotal} / total {inv.total}, lines sum to {subtotal}"
+                f" / {total} with tax",
+            )
         )
+    if inv.total_taxes != totals:
+        found.append(Problem(name, "total_taxes do not sum the lines' taxes"))
     due, ending = invoicing.settle(inv.total, inv.starting_balance)
     if (inv.amount_due, inv.ending_balance) != (due, ending):
         found.append(

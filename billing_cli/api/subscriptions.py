@@ -9,6 +9,7 @@ from billing_cli import ids
 from billing_cli.api.catalog import require_customer
 from billing_cli.api.context import Context, parse_int, parse_metadata
 from billing_cli.api.prices import require_price
+from billing_cli.api.tax_rates import default_tax_rates as resolve_tax_rates
 from billing_cli.clock import format_time, from_unix, to_unix
 from billing_cli.domain import periods
 from billing_cli.domain.models import Price, Subscription, SubscriptionItem
@@ -112,6 +113,7 @@ def create_subscription(
     trial_end: datetime | None = None,
     trial_period_days: int | str | None = None,
     metadata: list[str] | None = None,
+    default_tax_rates: list[str] | None = None,
 ) -> Subscription:
     specs = [parse_price_spec(s) for s in prices]
     meta = parse_metadata(metadata)
@@ -145,6 +147,7 @@ def create_subscription(
     with ctx.ledger(write=True) as led, led.write():
         cust = require_customer(led, customer)
         resolved = [(require_price(led, p), q) for p, q in specs]
+        tax_rates = resolve_tax_rates(led, default_tax_rates or [])
         typed = {price.id: given for (price, _), (given, _) in zip(resolved, specs, strict=True)}
         _check_items(resolved, typed)
         first = resolved[0][0]
@@ -193,6 +196,7 @@ def create_subscription(
             ended_at=None,
             items=items,
             metadata=meta,
+            default_tax_rates=tax_rates,
         )
         led.insert_subscription(sub)
         if cust.currency is None:

@@ -95,6 +95,7 @@ _GROUPS: dict[str, tuple[str, ...]] = {
     "account": ("billing_cli.cli.account", "account_app"),
     "customer": ("billing_cli.cli.customers", "customer_app"),
     "subscription": ("billing_cli.cli.subscriptions", "subscription_app"),
+    "tax-rate": ("billing_cli.cli.tax_rates", "tax_rate_app"),
     "event": ("billing_cli.cli.events", "event_app", "billing_cli.cli.late_events"),
     "invoice": ("billing_cli.cli.invoices", "invoice_app"),
     "ledger": ("billing_cli.cli.ledger", "ledger_app"),

@@ -153,6 +153,12 @@ def render_invoice(data: dict, *, explain: bool = False) -> None:
     totals.add_column(no_wrap=True)
     totals.add_column(justify="right", no_wrap=True, overflow="ignore")
     totals.add_row("subtotal", money(data["subtotal"]))
+    for t in data.get("total_taxes") or []:
+        kind = "incl." if t["inclusive"] else "on"
+        totals.add_row(
+            f"{t['display_name']} {t['percentage']} % {kind} {money(t['taxable_amount'])}",
+            money(t["amount"]),
+        )
     totals.add_row("total", money(data["total"]))
     if data["starting_balance"]:
         totals.add_row("applied balance", money(data["starting_balance"]))

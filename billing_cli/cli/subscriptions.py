@@ -48,6 +48,10 @@ def subscription_create(
         str | None, typer.Option(help="Trial length in days (1–730), from the start date.")
     ] = None,
     metadata: Metadata = None,
+    default_tax_rate: Annotated[
+        list[str] | None,
+        typer.Option("--default-tax-rate", help="Tax rate id (txr_…) for every line, repeatable."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Subscribe a customer to one or more prices."""
@@ -61,6 +65,7 @@ def subscription_create(
         trial_end=_opt_time(trial_end, "--trial-end"),
         trial_period_days=trial_period_days,
         metadata=metadata,
+        default_tax_rates=default_tax_rate,
     )
     prices = api.prices_of(c, [sub])
     data = serialize.subscription_dict(sub, prices, c.now_ts)

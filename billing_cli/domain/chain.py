@@ -83,19 +83,23 @@ def _header_values(inv: Invoice) -> list[object]:
 
 
 def _frozen_extras(inv: Invoice) -> list[object]:
-    """What invoices freeze since the documents issue (seller and buyer), appended only when
-    present: the hash of an invoice finalized before (no snapshot) stays what it was."""
+    """What invoices freeze since the documents issue (seller and buyer, taxes), appended only
+    when present: the hash of an invoice finalized before (no snapshot) stays what it was."""
     from billing_cli.domain import parties  # lazily, as invoice_lines: event send stays light
+    from billing_cli.domain.tax import taxes_data
 
     extra: dict[str, object] = {}
     if inv.parties is not None:
         extra["parties"] = parties.to_data(inv.parties)
+    if inv.total_taxes:
+        extra["total_taxes"] = taxes_data(inv.total_taxes)
     return [extra] if extra else []
 
 
 def _line_values(line: Line) -> list[object]:
     # Imported here: the event chain (every `event send`) needs `link`, not the invoice lines.
     from billing_cli.domain.invoice_lines import explain_text
+    from billing_cli.domain.tax import taxes_data
 
     return [
         line.id,
@@ -111,6 +115,7 @@ def _line_values(line: Line) -> list[object]:
         line.amount,
         line.proration,
         explain_text(line.explain),
+        *([{"taxes": taxes_data(line.taxes)}] if line.taxes else []),
     ]
 
 

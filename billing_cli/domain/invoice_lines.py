@@ -25,6 +25,7 @@ from billing_cli.domain.money import (
     format_amount,
 )
 from billing_cli.domain.pricing import LineAmount, price_line_amount, prorate
+from billing_cli.domain.tax import LineTax
 from billing_cli.errors import AmountOutOfRange
 
 CREATE = "subscription_create"
@@ -63,6 +64,7 @@ class Line:
     proration: bool = False
     explain: Mapping[str, Any] = field(default_factory=dict)
     id: str | None = None
+    taxes: tuple[LineTax, ...] = ()
 
     @property
     def quantity(self) -> int:

@@ -18,10 +18,10 @@ Events with timestamp < trial_end count nowhere. Late-usage lines (SPEC 2.6) are
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from billing_cli.domain import schedule
+from billing_cli.domain import schedule, tax
 from billing_cli.domain.invoice_lines import (
     CANCEL,
     CREATE,
@@ -35,8 +35,9 @@ from billing_cli.domain.invoice_lines import (
     out_of_range,
     usage_window,
 )
-from billing_cli.domain.models import Parties, Subscription
+from billing_cli.domain.models import Parties, Subscription, TaxRate
 from billing_cli.domain.money import decimal_str, fits_int64
+from billing_cli.domain.tax import TaxTotal
 
 __all__ = [
     "CANCEL",
@@ -98,6 +99,15 @@ class Invoice:
     marked_uncollectible_at: int | None = None
     hash: str | None = None
     parties: Parties | None = None  # seller and buyer, frozen at finalization
+    total_taxes: tuple[TaxTotal, ...] = ()
+
+    @property
+    def total_excluding_tax(self) -> int:
+        return self.total - sum(t.amount for t in self.total_taxes)
+
+    @property
+    def subtotal_excluding_tax(self) -> int:
+        return self.subtotal - sum(t.amount for t in self.total_taxes if t.inclusive)
 
     @property
     def target(self) -> Target:
@@ -204,17 +214,23 @@ def compose(
     late_lines: Iterable[Line] = (),
     invoice_id: str | None = None,
     created: int | None = None,
+    tax_rates: Sequence[TaxRate] = (),
 ) -> Invoice:
     """The one function behind preview, draft, final invoice and `ledger check` (SPEC 4.3).
 
-    `usage` must already be bound to the customer and to the events received by `computed_at`.
+    `usage` must already be bound to the customer and to the events received by `computed_at`;
+    `tax_rates` are the subscription's `default_tax_rates`, applied to every line.
     The result is a draft; `finalized` turns it into the open invoice.
     """
     lines = tuple(_subscription_lines(sub, target, catalog, usage)) + tuple(late_lines)
     subtotal = sum(line.amount for line in lines)
     _check_sum("subtotal", subtotal, sub.currency, sub.customer, lines)
-    _check_sum("balance", subtotal + starting_balance, sub.currency, sub.customer, lines)
-    amount_due, _ = settle(subtotal, starting_balance)
+    lines = tax.apply_taxes(lines, tax_rates)
+    totals = tax.total_taxes(lines)
+    total = subtotal + tax.exclusive_tax(totals)
+    _check_sum("total", total, sub.currency, sub.customer, lines)
+    _check_sum("balance", total + starting_balance, sub.currency, sub.customer, lines)
+    amount_due, _ = settle(total, starting_balance)
     return Invoice(
         id=invoice_id,
         created=computed_at if created is None else created,
@@ -228,11 +244,12 @@ def compose(
         period_end=target.period_end,
         lines=lines,
         subtotal=subtotal,
-        total=subtotal,
+        total=total,
         starting_balance=starting_balance,
         ending_balance=None,
         amount_due=amount_due,
         computed_at=computed_at,
+        total_taxes=totals,
     )
 
 
@@ -273,7 +290,13 @@ def _line_key(line: Line) -> tuple:
         line.unit_amount_decimal,
         line.amount,
         line.proration,
+        _taxes_key(line.taxes),
     )
+
+
+def _taxes_key(taxes: Iterable[tax.LineTax | TaxTotal]) -> tuple:
+    """What a tax decides (the rate's name is presentation: renaming a rate changes no cent)."""
+    return tuple((t.tax_rate, t.percentage, t.inclusive, t.amount, t.taxable_amount) for t in taxes)
 
 
 def line_differences(expected: Iterable[Line], actual: Iterable[Line]) -> list[str]:
@@ -286,10 +309,15 @@ def line_differences(expected: Iterable[Line], actual: Iterable[Line]) -> list[s
         if _line_key(a) != _line_key(b):
             out.append(
                 f"line {index} ({b.description}): expected quantity "
-                f"{decimal_str(a.quantity_decimal)} amount {a.amount}, found quantity "
-                f"{decimal_str(b.quantity_decimal)} amount {b.amount}"
+                f"{decimal_str(a.quantity_decimal)} amount {a.amount}"
+                f"{_tax_note(a)}, found quantity "
+                f"{decimal_str(b.quantity_decimal)} amount {b.amount}{_tax_note(b)}"
             )
     return out
+
+
+def _tax_note(line: Line) -> str:
+    return f" tax {sum(t.amount for t in line.taxes)}" if line.taxes else ""
 
 
 def differences(expected: Invoice, actual: Invoice) -> list[str]:
@@ -303,6 +331,8 @@ def differences(expected: Invoice, actual: Invoice) -> list[str]:
         a, b = getattr(expected, name), getattr(actual, name)
         if a != b:
             out.append(f"{name}: expected {a}, found {b}")
+    if _taxes_key(expected.total_taxes) != _taxes_key(actual.total_taxes):
+        out.append(f"total_taxes: expected {expected.total_taxes}, found {actual.total_taxes}")
     return out + line_differences(expected.lines, actual.lines)
 
 

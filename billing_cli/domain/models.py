@@ -153,3 +153,21 @@ class Subscription:
     ended_at: int | None
     items: tuple[SubscriptionItem, ...] = ()
     metadata: dict[str, str] = field(default_factory=dict)
+    default_tax_rates: tuple[str, ...] = ()  # tax rate ids, applied to every line in order
+
+
+@dataclass(frozen=True)
+class TaxRate:
+    """Stripe's `tax_rate`. `percentage` and `inclusive` never change once an invoice used the
+    rate (a new rate replaces it, as in Stripe)."""
+
+    id: str
+    created: int
+    display_name: str
+    percentage: Decimal
+    inclusive: bool
+    active: bool = True
+    description: str | None = None
+    country: str | None = None
+    jurisdiction: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)

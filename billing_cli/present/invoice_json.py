@@ -13,6 +13,7 @@ from billing_cli.domain import parties
 from billing_cli.domain.invoicing import Invoice, Line
 from billing_cli.domain.models import Account, Customer, Parties
 from billing_cli.domain.money import decimal_str
+from billing_cli.domain.tax import LineTax, TaxTotal
 
 __all__ = ["invoice_dict", "line_dict"]
 
@@ -41,7 +42,25 @@ def line_dict(line: Line, inv: Invoice) -> dict[str, Any]:
         "subscription_item": line.subscription_item,
         "type": line.type,
         "unit_amount_decimal": _dstr(line.unit_amount_decimal),
+        "taxes": [_tax(t) for t in line.taxes],
         "explain": dict(line.explain),
+    }
+
+
+def _tax(t: LineTax | TaxTotal) -> dict[str, Any]:
+    """Stripe's `taxes[]` / `total_taxes[]` entry, plus the rate's id, name and percentage at
+    the top (as Stripe's older `tax_amounts` had them), so a reader needs no second lookup."""
+    return {
+        "amount": t.amount,
+        "tax_behavior": "inclusive" if t.inclusive else "exclusive",
+        "tax_rate_details": {"tax_rate": t.tax_rate},
+        "taxability_reason": None,
+        "taxable_amount": t.taxable_amount,
+        "type": "tax_rate_details",
+        "tax_rate": t.tax_rate,
+        "display_name": t.display_name,
+        "percentage": decimal_str(t.percentage),
+        "inclusive": t.inclusive,
     }
 
 
@@ -107,5 +126,8 @@ def invoice_dict(
         },
         "subscription": inv.subscription,
         "subtotal": inv.subtotal,
+        "subtotal_excluding_tax": inv.subtotal_excluding_tax,
         "total": inv.total,
+        "total_excluding_tax": inv.total_excluding_tax,
+        "total_taxes": [_tax(t) for t in inv.total_taxes],
     }

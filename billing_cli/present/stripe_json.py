@@ -12,7 +12,16 @@ from typing import Any
 from billing_cli.domain import schedule
 from billing_cli.domain.aggregation import Aggregate
 from billing_cli.domain.events import StoredEvent
-from billing_cli.domain.models import Account, Customer, Meter, Price, Product, Subscription, Tier
+from billing_cli.domain.models import (
+    Account,
+    Customer,
+    Meter,
+    Price,
+    Product,
+    Subscription,
+    TaxRate,
+    Tier,
+)
 from billing_cli.domain.money import decimal_str
 from billing_cli.domain.parties import address_data
 
@@ -177,6 +186,7 @@ def subscription_dict(s: Subscription, prices: dict[str, Price], now: int) -> di
             "url": f"/v1/subscription_items?subscription={s.id}",
         },
         "livemode": False,
+        "default_tax_rates": list(s.default_tax_rates),
         "metadata": s.metadata,
         "start_date": s.start_date,
         "status": schedule.effective_status(s, now),
@@ -214,4 +224,23 @@ def meter_event_summary_dict(
         "livemode": False,
         "meter": meter,
         "start_time": start,
+    }
+
+
+def tax_rate_dict(r: TaxRate) -> dict:
+    return {
+        "id": r.id,
+        "object": "tax_rate",
+        "active": r.active,
+        "country": r.country,
+        "created": r.created,
+        "description": r.description,
+        "display_name": r.display_name,
+        "effective_percentage": decimal_str(r.percentage),
+        "inclusive": r.inclusive,
+        "jurisdiction": r.jurisdiction,
+        "livemode": False,
+        "metadata": r.metadata,
+        "percentage": decimal_str(r.percentage),
+        "tax_type": None,
     }

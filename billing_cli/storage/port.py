@@ -29,7 +29,15 @@ from billing_cli.domain.aggregation import Aggregate, Bucket, EventPoint
 from billing_cli.domain.chain import ChainEntry
 from billing_cli.domain.events import LateEvent, StoredEvent, ValidEvent
 from billing_cli.domain.invoicing import Invoice, StoredLine, Target
-from billing_cli.domain.models import Account, Customer, Meter, Price, Product, Subscription
+from billing_cli.domain.models import (
+    Account,
+    Customer,
+    Meter,
+    Price,
+    Product,
+    Subscription,
+    TaxRate,
+)
 
 # Tables whose rows form a hash chain over `seq`, which the program numbers 1, 2, 3, … with no
 # gap (each writer takes max(seq) + 1 while it holds the ledger's write lock).
@@ -90,6 +98,13 @@ class LedgerStore(Protocol):
     # -- the seller profile ---------------------------------------------------------------------
     def get_account(self) -> Account: ...
     def put_account(self, a: Account) -> None: ...
+
+    # -- tax rates ------------------------------------------------------------------------------
+    def insert_tax_rate(self, r: TaxRate) -> None: ...
+    def update_tax_rate(self, r: TaxRate) -> None: ...
+    def get_tax_rate(self, tax_rate_id: str) -> TaxRate | None: ...
+    def list_tax_rates(self) -> list[TaxRate]: ...
+    def tax_rate_used_by(self, tax_rate_id: str) -> str | None: ...
 
     # -- events -------------------------------------------------------------------------------
     def bulk_import_mode(self) -> None: ...

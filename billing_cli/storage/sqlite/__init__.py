@@ -18,10 +18,12 @@ from billing_cli.storage.sqlite.events import EventStore
 from billing_cli.storage.sqlite.invoices import InvoiceStore
 from billing_cli.storage.sqlite.late_events import LateEventStore
 from billing_cli.storage.sqlite.maintenance import MaintenanceStore
+from billing_cli.storage.sqlite.tax_rates import TaxRateStore
 
 
 class Ledger(
     AccountStore,
+    TaxRateStore,
     MaintenanceStore,
     LateEventStore,
     InvoiceStore,

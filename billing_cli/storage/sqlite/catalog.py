@@ -266,7 +266,7 @@ class CatalogStore:
         self.conn.execute("UPDATE customers SET currency = ? WHERE id = ?", (currency, customer_id))
 
     def id_exists(self, table: str, object_id: str) -> bool:
-        assert table in {"meters", "products", "prices", "customers", "subscriptions"}
+        assert table in {"meters", "products", "prices", "customers", "subscriptions", "tax_rates"}
         row = self.conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (object_id,)).fetchone()
         return row is not None
 
@@ -298,6 +298,10 @@ class CatalogStore:
             " VALUES (?,?,?,?,?)",
             [(i.id, i.created, i.subscription, i.price, i.quantity) for i in s.items],
         )
+        self.conn.executemany(
+            "INSERT INTO subscription_tax_rates (subscription, position, tax_rate) VALUES (?,?,?)",
+            [(s.id, position, rate) for position, rate in enumerate(s.default_tax_rates)],
+        )
 
     def _subscriptions(self, where: str, params: tuple) -> list[Subscription]:
         rows = self.conn.execute(
@@ -313,10 +317,18 @@ class CatalogStore:
                     (row["id"],),
                 )
             )
+            rates = tuple(
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT tax_rate FROM subscription_tax_rates WHERE subscription = ?"
+                    " ORDER BY position",
+                    (row["id"],),
+                )
+            )
             data = dict(row)
             data["cancel_at_period_end"] = bool(data["cancel_at_period_end"])
             data["metadata"] = json.loads(data["metadata"])
-            result.append(Subscription(**data, items=items))
+            result.append(Subscription(**data, items=items, default_tax_rates=rates))
         return result
 
     def get_subscription(self, subscription_id: str) -> Subscription | None:

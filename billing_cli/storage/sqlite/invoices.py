@@ -19,6 +19,11 @@ from billing_cli.domain.invoice_lines import explain_text
 from billing_cli.domain.invoicing import Invoice, Line, Target, number_seq
 from billing_cli.domain.money import decimal_str
 from billing_cli.errors import UnreadableRow
+from billing_cli.storage.sqlite.tax_rates import (
+    line_taxes_from_json,
+    taxes_json,
+    total_taxes_from_json,
+)
 
 _INVOICE_COLUMNS = (
     "id, created, customer, subscription, status, billing_reason, number, currency,"
@@ -44,6 +49,7 @@ def line_from_row(row: sqlite3.Row) -> Line:
         unit_amount_decimal=None if unit is None else Decimal(unit),
         proration=bool(row["proration"]),
         explain=json.loads(row["explain"]),
+        taxes=line_taxes_from_json(row["taxes"]) if "taxes" in row.keys() else (),
     )
 
 
@@ -56,6 +62,8 @@ def _invoice(row: sqlite3.Row, lines: Iterable[Line]) -> Invoice:
     data = {k: row[k] for k in _FIELDS}
     snapshot = row["parties"] if "parties" in row.keys() else None
     data["parties"] = None if snapshot is None else parties.from_data(json.loads(snapshot))
+    if "total_taxes" in row.keys():
+        data["total_taxes"] = total_taxes_from_json(row["total_taxes"])
     return Invoice(**data, lines=tuple(lines))
 
 
@@ -72,7 +80,8 @@ class InvoiceStore:
     def insert_invoice(self, inv: Invoice) -> bool:
         """Insert a new invoice with its lines; False (nothing written) when its key exists."""
         cursor = self.conn.execute(
-            f"INSERT INTO invoices ({_INVOICE_COLUMNS}) VALUES ({','.join('?' * 22)})"
+            f"INSERT INTO invoices ({_INVOICE_COLUMNS}, total_taxes)"
+            f" VALUES ({','.join('?' * 23)})"
             " ON CONFLICT (subscription, period_start, period_end, billing_reason) DO NOTHING",
             (
                 inv.id,
@@ -97,6 +106,7 @@ class InvoiceStore:
                 inv.voided_at,
                 inv.marked_uncollectible_at,
                 inv.hash,
+                taxes_json(inv.total_taxes),
             ),
         )
         if cursor.rowcount == 0:
@@ -108,8 +118,8 @@ class InvoiceStore:
         self.conn.executemany(
             "INSERT INTO invoice_lines (id, invoice, position, type, subscription_item, price,"
             " meter, description, period_start, period_end, quantity_decimal, quantity,"
-            " unit_amount_decimal, amount, proration, explain)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " unit_amount_decimal, amount, proration, explain, taxes)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     line.id,
@@ -130,6 +140,7 @@ class InvoiceStore:
                     line.amount,
                     int(line.proration),
                     explain_text(line.explain),
+                    taxes_json(line.taxes),
                 )
                 for position, line in enumerate(inv.lines)
             ],
@@ -139,13 +150,14 @@ class InvoiceStore:
         """Recompute a draft in place: same id, new totals, lines deleted and rewritten."""
         cursor = self.conn.execute(
             "UPDATE invoices SET subtotal = ?, total = ?, starting_balance = ?, amount_due = ?,"
-            " computed_at = ? WHERE id = ? AND status = 'draft'",
+            " computed_at = ?, total_taxes = ? WHERE id = ? AND status = 'draft'",
             (
                 inv.subtotal,
                 inv.total,
                 inv.starting_balance,
                 inv.amount_due,
                 inv.computed_at,
+                taxes_json(inv.total_taxes),
                 inv.id,
             ),
         )
@@ -260,14 +272,14 @@ class InvoiceStore:
         for lr in line_rows:
             try:
                 line = line_from_row(lr)
-            except (ValueError, TypeError, ArithmeticError) as exc:
+            except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
                 raise UnreadableRow("invoice_lines", lr["id"], exc) from exc
             lines[lr["invoice"]].append(line)
         out = []
         for r in rows:
             try:
                 out.append(_invoice(r, lines[r["id"]]))
-            except (ValueError, TypeError, KeyError) as exc:
+            except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
                 raise UnreadableRow("invoices", r["id"], exc) from exc
         return out
 

@@ -6,7 +6,7 @@ so that a value of the wrong type is refused by SQLite as well as by the code.
 
 from __future__ import annotations
 
-from billing_cli.storage.sqlite.schema_documents import SELLER_AND_BUYER
+from billing_cli.storage.sqlite.schema_documents import SELLER_AND_BUYER, TAXES
 
 APPLICATION_ID = 0x42494C4C  # "BILL": marks a file as a billing ledger (PRAGMA application_id)
 
@@ -355,6 +355,8 @@ MIGRATIONS: list[str] = [
     """,
     # 6: seller profile, customer address and tax ids, invoice snapshot of seller and buyer
     SELLER_AND_BUYER,
+    # 6: tax rates, subscriptions' default tax rates, taxes of invoices and their lines
+    TAXES,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

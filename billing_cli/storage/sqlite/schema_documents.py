@@ -52,3 +52,49 @@ SELLER_AND_BUYER = """
     ALTER TABLE customers ADD COLUMN tax_ids TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE invoices ADD COLUMN parties TEXT;
     """ + _FROZEN_TRIGGER.format(extra="AND NEW.parties IS OLD.parties")
+
+# Tax rates (Stripe's `tax_rates`; never deleted; percentage and inclusive frozen once an issued
+# invoice used the rate), a subscription's `default_tax_rates` in order, and the taxes of each
+# invoice line and invoice (canonical JSON; '[]' without tax, and for older invoices).
+TAXES = """
+    CREATE TABLE tax_rates (
+        id TEXT PRIMARY KEY,
+        created INTEGER NOT NULL,
+        display_name TEXT NOT NULL,
+        description TEXT,
+        percentage TEXT NOT NULL,
+        inclusive INTEGER NOT NULL,
+        active INTEGER NOT NULL,
+        country TEXT,
+        jurisdiction TEXT,
+        metadata TEXT NOT NULL DEFAULT '{}'
+    ) STRICT;
+    CREATE TRIGGER tax_rates_no_delete BEFORE DELETE ON tax_rates
+    BEGIN
+        SELECT RAISE(ABORT, 'billing ledger is append-only: tax rates are never deleted');
+    END;
+    CREATE TRIGGER tax_rates_used_frozen BEFORE UPDATE ON tax_rates
+    WHEN (NEW.percentage IS NOT OLD.percentage OR NEW.inclusive IS NOT OLD.inclusive
+          OR NEW.id IS NOT OLD.id)
+        AND EXISTS (
+            SELECT 1 FROM invoices i, json_each(i.total_taxes) t
+            WHERE i.status <> 'draft' AND json_extract(t.value, '$.tax_rate') = OLD.id
+        )
+    BEGIN
+        SELECT RAISE(
+            ABORT,
+            'billing ledger is append-only: a tax rate an invoice used keeps its percentage'
+        );
+    END;
+    CREATE TABLE subscription_tax_rates (
+        subscription TEXT NOT NULL REFERENCES subscriptions(id),
+        position INTEGER NOT NULL,
+        tax_rate TEXT NOT NULL REFERENCES tax_rates(id),
+        PRIMARY KEY (subscription, position),
+        UNIQUE (subscription, tax_rate)
+    ) STRICT;
+    ALTER TABLE invoice_lines ADD COLUMN taxes TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE invoices ADD COLUMN total_taxes TEXT NOT NULL DEFAULT '[]';
+    """ + _FROZEN_TRIGGER.format(
+    extra="AND NEW.parties IS OLD.parties AND NEW.total_taxes IS OLD.total_taxes"
+)
