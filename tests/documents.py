@@ -59,10 +59,10 @@ def november(billing: Billing, tokens: str = "5055") -> dict:
     return billing.json("invoice", "show", "ALPACA-0001", now=CLOSE)
 
 
-def undo_seller_and_buyer(conn: sqlite3.Connection) -> None:
-    """Take a current ledger back to before migration 5 (what tests of older migrations need:
-    a file that truly is of the older version): its schema, and the hashes an older program
-    gave its finalized invoices (no seller and buyer snapshot)."""
+def undo_documents(conn: sqlite3.Connection) -> None:
+    """Take a current ledger back to before migrations 5 and 6 (what tests of older migrations
+    need: a file that truly is of the older version): its schema, and the hashes an older
+    program gave its finalized invoices (no seller and buyer snapshot, no taxes)."""
     from billing_cli.domain.chain import invoice_hash
     from billing_cli.storage.sqlite.invoices import _RawInvoiceStore
     from billing_cli.storage.sqlite.schema import MIGRATIONS
@@ -74,7 +74,11 @@ def undo_seller_and_buyer(conn: sqlite3.Connection) -> None:
     ).fetchall()
     for name, _ in triggers:
         conn.execute(f"DROP TRIGGER {name}")
-    conn.execute("ALTER TABLE invoices DROP COLUMN parties")
+    conn.execute("DROP TABLE subscription_tax_rates")  # migration 6
+    conn.execute("DROP TABLE tax_rates")
+    conn.execute("ALTER TABLE invoice_lines DROP COLUMN taxes")
+    conn.execute("ALTER TABLE invoices DROP COLUMN total_taxes")
+    conn.execute("ALTER TABLE invoices DROP COLUMN parties")  # migration 5
     conn.execute("ALTER TABLE customers DROP COLUMN address")
     conn.execute("ALTER TABLE customers DROP COLUMN tax_ids")
     conn.execute("DROP TABLE account")
