@@ -97,7 +97,7 @@ _GROUPS: dict[str, tuple[str, ...]] = {
     "subscription": ("billing_cli.cli.subscriptions", "subscription_app"),
     "tax-rate": ("billing_cli.cli.tax_rates", "tax_rate_app"),
     "event": ("billing_cli.cli.events", "event_app", "billing_cli.cli.late_events"),
-    "invoice": ("billing_cli.cli.invoices", "invoice_app"),
+    "invoice": ("billing_cli.cli.invoices", "invoice_app", "billing_cli.cli.documents"),
     "ledger": ("billing_cli.cli.ledger", "ledger_app"),
     "demo": ("billing_cli.cli.demo", "demo_app"),
 }

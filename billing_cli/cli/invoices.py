@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from operator import itemgetter
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,9 +13,10 @@ import typer
 from billing_cli.api import invoices as api
 from billing_cli.cli import context, one_line
 from billing_cli.cli.catalog import IdArg
-from billing_cli.cli.output import Column, CsvOption, JsonOption, print_json, print_table
+from billing_cli.cli.output import Column, CsvOption, JsonOption, note, print_json, print_table
 from billing_cli.cli.output import render_list as _render_list
 from billing_cli.clock import format_time
+from billing_cli.errors import InvalidInput
 from billing_cli.present.amounts import format_amount
 
 invoice_app = typer.Typer(
@@ -85,11 +87,22 @@ def invoice_run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would happen; write nothing.")
     ] = False,
+    pdf_dir: Annotated[
+        Path | None,
+        typer.Option("--pdf-dir", help="Write <number>.pdf here for each invoice finalized."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Month-end close (cron): draft ended periods, recompute drafts, finalize after grace."""
     c = context(ctx)
+    if pdf_dir is not None and not pdf_dir.is_dir():
+        raise InvalidInput(f"--pdf-dir {pdf_dir} is not a folder", hint="create it first")
     result = api.run(c, grace=api.parse_grace(grace), dry_run=dry_run)
+    if pdf_dir is not None and not dry_run and result.finalized:
+        from billing_cli.api.documents import write_run_pdfs
+
+        written = write_run_pdfs(c, result.finalized, pdf_dir)
+        note(f"wrote {len(written)} PDF(s) to {pdf_dir}")
     if as_json:
         data: dict = {
             "created": result.created,
@@ -147,8 +160,6 @@ def _print_run_table(result, *, dry_run: bool) -> None:  # noqa: ANN001 - api.Ru
         sys_note = "nothing to do: every ended period is invoiced and no draft is pending"
         if result.refused:
             sys_note = "nothing invoiced"
-        from billing_cli.cli.output import note
-
         note(f"{title}: {sys_note}")
         return
     columns = [Column(k, itemgetter(k), right=(k == "total")) for k in rows[0]]

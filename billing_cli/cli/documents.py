@@ -1,0 +1,49 @@
+"""`billing invoice pdf`: an invoice (or the preview of the next one) as a PDF document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from billing_cli.api import documents as api
+from billing_cli.cli import context
+from billing_cli.cli.invoices import invoice_app
+from billing_cli.cli.output import note
+
+
+@invoice_app.command("pdf")
+def invoice_pdf(
+    ctx: typer.Context,
+    invoice: Annotated[
+        str | None, typer.Argument(help="Invoice id or number (omit with --customer).")
+    ] = None,
+    customer: Annotated[
+        str | None, typer.Option(help="Without INVOICE: the preview of this customer's next.")
+    ] = None,
+    subscription: Annotated[
+        str | None, typer.Option(help="With --customer: only this subscription.")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="File to write [default: <number>.pdf]."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a different file at the path.")
+    ] = False,
+) -> None:
+    """Write an invoice as a PDF (drafts are marked DRAFT, previews PREVIEW).
+
+    The file is written atomically; an existing different file is refused (exit 5) unless
+    --force is given; the same file again is left as it is.
+    """
+    path, written = api.write_invoice_pdf(
+        context(ctx),
+        invoice_id=invoice,
+        customer=customer,
+        subscription=subscription,
+        path=output,
+        replace=force,
+    )
+    note(f"wrote {path}" if written else f"{path} is up to date")
