@@ -99,6 +99,7 @@ _GROUPS: dict[str, tuple[str, ...]] = {
     "event": ("billing_cli.cli.events", "event_app", "billing_cli.cli.late_events"),
     "invoice": ("billing_cli.cli.invoices", "invoice_app", "billing_cli.cli.documents"),
     "ledger": ("billing_cli.cli.ledger", "ledger_app"),
+    "export": ("billing_cli.cli.export", "export_app"),
     "demo": ("billing_cli.cli.demo", "demo_app"),
 }
 _built: dict[str, Any] = {}
@@ -129,7 +130,10 @@ def _load(name: str) -> Any:
         for more in extra:
             importlib.import_module(more)
         command: click.Command
-        if sub_app.registered_groups or len(sub_app.registered_commands) != 1:
+        # A one-command app is that command (`billing demo`); a group stays a group even
+        # with one subcommand so far (`billing export journal`).
+        single = len(sub_app.registered_commands) == 1 and not sub_app.info.no_args_is_help
+        if sub_app.registered_groups or not single:
             command = typer.main.get_group(sub_app)
         else:
             command = typer.main.get_command(sub_app)
