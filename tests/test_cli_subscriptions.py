@@ -71,6 +71,7 @@ def test_alpaca_subscription_round_trip(alpaca) -> None:
         "current_period_start": start,
         "customer": "cus_alpaca",
         "ended_at": None,
+        "default_tax_rates": [],
         "livemode": False,
         "metadata": {},
         "start_date": start,

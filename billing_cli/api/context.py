@@ -11,7 +11,13 @@ from pathlib import Path
 
 from billing_cli.clock import to_unix
 from billing_cli.errors import InvalidInput
-from billing_cli.storage.port import LedgerStore, ledger_exists, open_store
+from billing_cli.storage.port import (
+    LedgerStore,
+    ReportSource,
+    ledger_exists,
+    open_reports,
+    open_store,
+)
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,15 @@ class Context:
     @property
     def now_ts(self) -> int:
         return to_unix(self.now)
+
+    @contextmanager
+    def reports(self) -> Iterator[ReportSource]:
+        """Read-only SQL on the ledger (`ledger query`, `ledger export`; SQLite only). It is
+        opened the usual way first, so a foreign file is refused and an older one upgraded."""
+        with self.ledger(write=False):
+            pass
+        with open_reports(self.db) as reports:
+            yield reports
 
     @contextmanager
     def ledger(self, *, write: bool) -> Iterator[LedgerStore]:

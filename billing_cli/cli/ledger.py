@@ -2,15 +2,80 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from billing_cli.cli import context
-from billing_cli.cli.output import Column, JsonOption, print_json, print_table
+from billing_cli.cli.output import Column, CsvOption, JsonOption, print_json, print_table
 
-ledger_app = typer.Typer(no_args_is_help=True, help="The ledger file: check it, back it up.")
+ledger_app = typer.Typer(
+    no_args_is_help=True, help="The ledger file: check it, back it up, query it with SQL."
+)
+
+NlOption = Annotated[bool, typer.Option("--nl", help="Newline-delimited JSON, one row a line.")]
+
+
+def _emit(report, *, as_json: bool, as_csv: bool, nl: bool) -> None:  # noqa: ANN001 - api.Report
+    """Rows as sqlite-utils' JSON (or NDJSON), CSV, or a table for people."""
+    import sys
+
+    if sum((as_json, as_csv, nl)) > 1:
+        from billing_cli.errors import UsageError
+
+        raise UsageError("--json, --csv and --nl cannot be combined")
+    if as_json or nl:
+        from billing_cli.api.reports import json_lines
+
+        for line in json_lines(report, nl=nl):
+            sys.stdout.write(line + "\n")
+    elif as_csv:
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(report.headers)
+        writer.writerows(report.rows)
+    else:
+        columns = [Column(h, itemgetter(i)) for i, h in enumerate(report.headers)]
+        print_table(columns, [dict(enumerate(row)) for row in report.rows])
+
+
+@ledger_app.command("query")
+def ledger_query(
+    ctx: typer.Context,
+    sql: Annotated[
+        str, typer.Argument(help='A SELECT, e.g. "SELECT number, total FROM invoices".')
+    ],
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+    nl: NlOption = False,
+) -> None:
+    """Run a read-only SQL query on the ledger (docs/ledger.md describes the tables).
+
+    The file is opened read-only: statements that would write are refused (exit 4).
+    SQLite ledgers only.
+    """
+    from billing_cli.api import reports
+
+    with reports.query(context(ctx), sql) as report:
+        _emit(report, as_json=as_json, as_csv=as_csv, nl=nl)
+
+
+@ledger_app.command("export")
+def ledger_export(
+    ctx: typer.Context,
+    table: Annotated[str, typer.Argument(help="A table, e.g. invoices, invoice_lines, events.")],
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+    nl: NlOption = False,
+) -> None:
+    """Every row of one ledger table, in the order it was written (read-only; SQLite only)."""
+    from billing_cli.api import reports
+
+    with reports.export(context(ctx), table) as report:
+        _emit(report, as_json=as_json, as_csv=as_csv, nl=nl)
 
 
 @ledger_app.command("check")

@@ -38,6 +38,7 @@ from billing_cli.domain.models import (
     Subscription,
     TaxRate,
 )
+from billing_cli.errors import InvalidInput
 
 # Tables whose rows form a hash chain over `seq`, which the program numbers 1, 2, 3, … with no
 # gap (each writer takes max(seq) + 1 while it holds the ledger's write lock).
@@ -192,6 +193,46 @@ def open_store(location: str | Path, *, create: bool) -> Iterator[LedgerStore]:
 
     with open_sqlite(Path(location), create=create) as led:
         yield led
+
+
+@dataclass
+class Report:
+    """Column names and the rows (lazily, as tuples) of one SQL report."""
+
+    headers: list[str]
+    rows: Iterator[tuple[object, ...]]
+
+
+class ReportSource(Protocol):
+    """Read-only SQL on a ledger (`ledger query`, `ledger export TABLE`)."""
+
+    def query(self, sql: str) -> Report: ...
+    def export(self, table: str) -> Report: ...
+
+
+@contextlib.contextmanager
+def open_reports(location: str | Path) -> Iterator[ReportSource]:
+    """SQL reports are an SQLite feature: the file is opened read-only through sqlite-utils."""
+    if is_postgres(location):
+        raise InvalidInput(
+            "ledger query and ledger export read SQLite ledgers only",
+            hint="query PostgreSQL with psql, read-only, or export with `billing ledger backup`",
+        )
+    from billing_cli.storage.sqlite.reports import Reports
+
+    reports = Reports(Path(location))
+    try:
+        yield reports
+    finally:
+        reports.close()
+
+
+def json_lines(report: Report, *, nl: bool) -> Iterator[str]:
+    """A report as JSON text lines, through sqlite-utils' output helper (one array, or with
+    `nl` one object per line; JSON held in a column comes out as JSON)."""
+    from billing_cli.storage.sqlite.reports import json_lines as sqlite_utils_lines
+
+    return sqlite_utils_lines(report, nl=nl)
 
 
 def ledger_exists(location: str | Path) -> bool:
