@@ -60,7 +60,7 @@ def november(billing: Billing, tokens: str = "5055") -> dict:
 
 
 def undo_documents(conn: sqlite3.Connection) -> None:
-    """Take a current ledger back to before migrations 5 and 6 (what tests of older migrations
+    """Take a current ledger back to before migrations 6 and 7 (what tests of older migrations
     need: a file that truly is of the older version): its schema, and the hashes an older
     program gave its finalized invoices (no seller and buyer snapshot, no taxes)."""
     from billing_cli.domain.chain import invoice_hash
@@ -74,11 +74,11 @@ def undo_documents(conn: sqlite3.Connection) -> None:
     ).fetchall()
     for name, _ in triggers:
         conn.execute(f"DROP TRIGGER {name}")
-    conn.execute("DROP TABLE subscription_tax_rates")  # migration 6
+    conn.execute("DROP TABLE subscription_tax_rates")  # migration 7
     conn.execute("DROP TABLE tax_rates")
     conn.execute("ALTER TABLE invoice_lines DROP COLUMN taxes")
     conn.execute("ALTER TABLE invoices DROP COLUMN total_taxes")
-    conn.execute("ALTER TABLE invoices DROP COLUMN parties")  # migration 5
+    conn.execute("ALTER TABLE invoices DROP COLUMN parties")  # migration 6
     conn.execute("ALTER TABLE customers DROP COLUMN address")
     conn.execute("ALTER TABLE customers DROP COLUMN tax_ids")
     conn.execute("DROP TABLE account")

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal, localcontext
+from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from billing_cli.domain.models import TaxRate
-from billing_cli.domain.money import DECIMAL_CONTEXT, decimal_str, round_minor
+from billing_cli.domain.money import decimal_str
 
 if TYPE_CHECKING:
     from billing_cli.domain.invoice_lines import Line
@@ -35,7 +36,7 @@ __all__ = [
     "total_taxes",
 ]
 
-_HUNDRED = Decimal(100)
+_HUNDRED = Fraction(100)
 
 
 @dataclass(frozen=True)
@@ -63,15 +64,21 @@ class TaxTotal:
     taxable_amount: int
 
 
+def _half_up(exact: Fraction) -> int:
+    """ROUND_HALF_UP (half away from zero) of an exact rational, as `pricing.prorate` does."""
+    magnitude = (2 * abs(exact.numerator) + exact.denominator) // (2 * exact.denominator)
+    return -magnitude if exact < 0 else magnitude
+
+
 def line_taxes(amount: int, rates: Sequence[TaxRate]) -> tuple[LineTax, ...]:
     """The tax of each rate on a line of `amount` minor units (after credits), each rounded
-    half-up once."""
+    half-up once. Computed in exact rational arithmetic: 100 / 119 has no finite decimal, and
+    a Decimal division would round before the one rounding step does."""
     if not rates:
         return ()
-    with localcontext(DECIMAL_CONTEXT):
-        inclusive_pct = sum((r.percentage for r in rates if r.inclusive), Decimal(0))
-        net = Decimal(amount) * _HUNDRED / (_HUNDRED + inclusive_pct)
-        taxes = [round_minor(net * r.percentage / _HUNDRED) for r in rates]
+    inclusive_pct = sum((Fraction(r.percentage) for r in rates if r.inclusive), Fraction(0))
+    net = Fraction(amount) * _HUNDRED / (_HUNDRED + inclusive_pct)
+    taxes = [_half_up(net * Fraction(r.percentage) / _HUNDRED) for r in rates]
     contained = sum(t for t, r in zip(taxes, rates, strict=True) if r.inclusive)
     taxable = amount - contained
     return tuple(

@@ -355,7 +355,7 @@ MIGRATIONS: list[str] = [
     """,
     # 6: seller profile, customer address and tax ids, invoice snapshot of seller and buyer
     SELLER_AND_BUYER,
-    # 6: tax rates, subscriptions' default tax rates, taxes of invoices and their lines
+    # 7: tax rates, subscriptions' default tax rates, taxes of invoices and their lines
     TAXES,
 ]
 
