@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pypdf import PdfReader
+
 from tests.conftest import Billing, assert_error, json_of
 
 METER = ["--display-name", "Alpaca AI tokens", "--event-name", "alpaca_ai_tokens"]
@@ -147,10 +149,14 @@ def test_demo_runs_the_story_into_a_throwaway_ledger(billing: Billing, tmp_path:
     assert result.exit_code == 0, result.stdout + result.stderr
     out = result.stdout
     assert "ALPACA-0001" in out and "2.04 USD" in out and "preview" in out
+    assert "VAT 19 % on 2.04 USD  0.39 USD" in out and "Assets:Receivable" in out
     assert out.rstrip().endswith("steps.")
     kept = tmp_path / "demo.db"
     assert billing("demo", "--db", str(kept), now=None, db=None).exit_code == 0
     again = billing("demo", "--db", str(kept), now=None, db=None)
     assert_error(again, 2, "exists")
     shown = billing.json("invoice", "show", "ALPACA-0001", db=kept, now="2026-12-02")
-    assert shown["total"] == 204
+    assert (shown["subtotal"], shown["total"]) == (204, 243)
+    assert shown["customer_address"]["city"] == "München"
+    pdf = PdfReader(tmp_path / "ALPACA-0001.pdf").pages[0].extract_text()
+    assert "Alpaca AI GmbH" in pdf and "Amount due 2.43 USD" in pdf

@@ -65,11 +65,13 @@ def _summary(output: str) -> str:
         data = json.loads(output)
         if data.get("object") == "billing.meter_event":
             return f"→ {data['status']}: {data['identifier']}"
+        if data.get("object") == "invoice":
+            return f"→ {data['number']} {data['status']}"
         return f"→ created {data['id']}"
     return "→ done"
 
 
-def run_demo(db: Path, data_dir: Path) -> int:
+def run_demo(db: Path, data_dir: Path, *, keep: str = "") -> int:
     spec: dict[str, Any] = json.loads((data_dir / DEMO_FILE).read_text(encoding="utf-8"))
     with open(data_dir / spec["events_csv"], newline="", encoding="utf-8-sig") as fh:
         events = {row["identifier"]: row for row in csv.DictReader(fh)}
@@ -77,6 +79,7 @@ def run_demo(db: Path, data_dir: Path) -> int:
     say(f"{spec['title']}\nledger: {db}\n")
     for number, step in enumerate(spec["steps"], start=1):
         argv = _event_argv(events[step["send"]]) if "send" in step else list(step["argv"])
+        argv = [a.replace("{folder}", str(db.parent)) for a in argv]  # where the PDF goes
         quiet = bool(step.get("quiet", "send" in step))
         if quiet:
             argv.append("--json")
@@ -97,8 +100,13 @@ def run_demo(db: Path, data_dir: Path) -> int:
             )
         if expected:
             say(f"(exit {code}, as expected)\n")
+    say(f"\nThe demo folder {db.parent} holds {', '.join(_kept(db.parent))}{keep}.\n")
     say(f"\nDone: {len(spec['steps'])} steps.\n")
     return 0
+
+
+def _kept(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.suffix in (".db", ".pdf"))
 
 
 def demo(
@@ -107,7 +115,12 @@ def demo(
         typer.Option("--db", help="Keep the demo ledger at this new path (default: temporary)."),
     ] = None,
 ) -> None:
-    """Run the Alpaca AI example end to end (sample_data/), ending with two invoices on screen."""
+    """Run the Alpaca AI example end to end (sample_data/): seller profile, 19 % VAT, events,
+    preview, month-end close with the invoice's PDF, the accountant's journal, an SQL report.
+
+    Without --db everything goes to a temporary folder removed at the end; with --db PATH the
+    ledger and ALPACA-0001.pdf stay in PATH's folder.
+    """
     data_dir = sample_data_dir()
     if db is not None:
         if db.exists() and db.stat().st_size > 0:
@@ -118,7 +131,11 @@ def demo(
         run_demo(db, data_dir)
         return
     with tempfile.TemporaryDirectory(prefix="billing-demo-") as tmp:
-        run_demo(Path(tmp) / "demo.db", data_dir)
+        run_demo(
+            Path(tmp) / "demo.db",
+            data_dir,
+            keep=" (removed at the end; `billing demo --db PATH` keeps them)",
+        )
 
 
 demo_app = typer.Typer(add_completion=False)
