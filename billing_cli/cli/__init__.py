@@ -109,13 +109,15 @@ GROUP_HELP: dict[str, str] = {
     "meter": "Meters: what usage is counted and how.",
     "product": "Products: what prices are for.",
     "price": "Prices: how usage or seats turn into money.",
+    "account": "The seller profile (business name, address, VAT id) that invoices carry.",
     "customer": "Customers: who receives invoices.",
     "subscription": "Subscriptions: a customer's prices and billing periods.",
+    "tax-rate": "Tax rates (VAT, sales tax): exclusive ones add tax, inclusive ones contain it.",
     "event": "Meter events: send, import, list, cancel.",
-    "invoice": "Invoices: preview, month-end close, lifecycle.",
-    "ledger": "The ledger file: check it, back it up.",
-    "demo": "Run the Alpaca AI example end to end (sample_data/), ending with two invoices on "
-    "screen.",
+    "invoice": "Invoices: preview, month-end close, lifecycle, PDF.",
+    "ledger": "The ledger file: check it, back it up, query it with SQL.",
+    "export": "Export the ledger for other tools.",
+    "demo": "Run the Alpaca AI example end to end (sample_data/): 19 % VAT, PDF, journal.",
 }
 
 

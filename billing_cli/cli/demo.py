@@ -112,15 +112,14 @@ def _kept(folder: Path) -> list[str]:
 def demo(
     db: Annotated[
         Path | None,
-        typer.Option("--db", help="Keep the demo ledger at this new path (default: temporary)."),
+        typer.Option(
+            "--db",
+            help="Keep the demo ledger at this new path, and ALPACA-0001.pdf beside it"
+            " (default: a temporary folder, removed at the end).",
+        ),
     ] = None,
 ) -> None:
-    """Run the Alpaca AI example end to end (sample_data/): seller profile, 19 % VAT, events,
-    preview, month-end close with the invoice's PDF, the accountant's journal, an SQL report.
-
-    Without --db everything goes to a temporary folder removed at the end; with --db PATH the
-    ledger and ALPACA-0001.pdf stay in PATH's folder.
-    """
+    """Run the Alpaca AI example end to end (sample_data/): 19 % VAT, PDF, journal."""
     data_dir = sample_data_dir()
     if db is not None:
         if db.exists() and db.stat().st_size > 0:

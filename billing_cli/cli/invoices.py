@@ -20,7 +20,7 @@ from billing_cli.errors import InvalidInput
 from billing_cli.present.amounts import format_amount
 
 invoice_app = typer.Typer(
-    no_args_is_help=True, help="Invoices: preview, month-end close, lifecycle."
+    no_args_is_help=True, help="Invoices: preview, month-end close, lifecycle, PDF."
 )
 
 ExplainOption = Annotated[bool, typer.Option("--explain", help="Show how each line was computed.")]
