@@ -20,6 +20,7 @@ import os
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
 from billing_cli.api.chain_check import Problem, check_event_chains, check_invoice_chain
@@ -40,6 +41,7 @@ class CheckReport:
     lines: int = 0
     problems: list[Problem] = field(default_factory=list)
     chains: dict[str, dict[str, object]] = field(default_factory=dict)  # table -> seq, hash
+    removed_stale: list[tuple[Path, int]] = field(default_factory=list)  # killed backups' files
 
     @property
     def ok(self) -> bool:
@@ -261,6 +263,7 @@ def check_ledger(ctx: Context) -> CheckReport:
         found.extend(_safely(found, subject, what, check) or [])
 
     with ctx.ledger(write=False) as led, led.read():
+        report.removed_stale = led.remove_stale_backup_files()
         found += [Problem("ledger", p) for p in led.page_problems()]
         if found:  # the rest would read the damaged pages: restore from a backup first
             return report

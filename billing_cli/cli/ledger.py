@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from billing_cli.cli import context
-from billing_cli.cli.output import Column, CsvOption, JsonOption, print_json, print_table
+from billing_cli.cli.output import Column, CsvOption, JsonOption, note, print_json, print_table
 
 ledger_app = typer.Typer(
     no_args_is_help=True, help="The ledger file: check it, back it up, query it with SQL."
@@ -78,6 +78,21 @@ def ledger_export(
         _emit(report, as_json=as_json, as_csv=as_csv, nl=nl)
 
 
+def _say_removed(removed: list[tuple[Path, int]]) -> None:
+    """Temporary files of killed `ledger backup`s removed on the way (on stderr)."""
+    if removed:
+        total = sum(size for _, size in removed)
+        folders = sorted({str(path.parent) for path, _ in removed})
+        note(
+            f"removed {len(removed)} temporary file(s), {total} bytes, left by interrupted"
+            f" `ledger backup`s in {', '.join(folders)}"
+        )
+
+
+def _removed_json(removed: list[tuple[Path, int]]) -> list[dict[str, object]]:
+    return [{"path": str(path), "bytes": size} for path, size in removed]
+
+
 @ledger_app.command("check")
 def ledger_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Walk the hash chains (events, adjustments, invoices), recompute every finalized invoice
@@ -87,6 +102,7 @@ def ledger_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
     from billing_cli.errors import LedgerError
 
     report = check_ledger(context(ctx))
+    _say_removed(report.removed_stale)
     problems = [{"subject": p.subject, "problem": p.message} for p in report.problems]
     if as_json:
         print_json(
@@ -97,6 +113,7 @@ def ledger_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 "lines_checked": report.lines,
                 "chains": report.chains,
                 "problems": problems,
+                "removed_stale_files": _removed_json(report.removed_stale),
             }
         )
     elif problems:
@@ -134,6 +151,7 @@ def ledger_backup(
 
     c = context(ctx)
     copy = backup_ledger(c, path)
+    _say_removed(list(copy.removed_stale))
     if as_json:
         print_json(
             {
@@ -143,6 +161,7 @@ def ledger_backup(
                 "bytes": copy.bytes,
                 "schema_version": copy.schema_version,
                 "counts": copy.counts,
+                "removed_stale_files": _removed_json(list(copy.removed_stale)),
             }
         )
         return

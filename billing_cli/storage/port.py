@@ -55,6 +55,7 @@ class BackupCopy:
     bytes: int
     schema_version: int
     counts: dict[str, int]
+    removed_stale: tuple[tuple[Path, int], ...] = ()  # left by killed backups: (file, bytes)
 
 
 class LedgerStore(Protocol):
@@ -178,6 +179,7 @@ class LedgerStore(Protocol):
     def first_missing_seq(self, table: str) -> int | None: ...
     def chain_heads(self) -> dict[str, dict[str, object]]: ...
     def backup(self, target: Path) -> BackupCopy: ...
+    def remove_stale_backup_files(self) -> list[tuple[Path, int]]: ...
 
 
 def is_postgres(location: str | Path) -> bool:

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import sqlite3
 from pathlib import Path
 
 from billing_cli.errors import Conflict, LedgerError
 from billing_cli.storage.port import CHAIN_TABLES, BackupCopy
+from billing_cli.storage.sqlite.backup_files import (
+    remove_stale,
+    remove_with_companions,
+    temp_path,
+)
 from billing_cli.storage.sqlite.connection import translated
 from billing_cli.storage.sqlite.schema import APPLICATION_ID
 
@@ -46,12 +50,6 @@ def table_counts(conn: sqlite3.Connection) -> dict[str, int]:
         return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in COUNTED_TABLES}
     finally:
         conn.execute("COMMIT")
-
-
-def _remove(path: Path) -> None:
-    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
-        with contextlib.suppress(FileNotFoundError):
-            name.unlink()
 
 
 def _fsync(path: Path, *, directory: bool = False) -> None:
@@ -105,8 +103,10 @@ class MaintenanceStore:
         return heads
 
     def backup(self, target: Path) -> BackupCopy:
-        """Copy this ledger to `target` (absent or zero bytes) through the online backup API."""
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        """Copy this ledger to `target` (absent or zero bytes) through the online backup API;
+        first remove what killed backups left in its folder (`backup_files`)."""
+        removed = remove_stale(target.parent)
+        tmp = temp_path(target)
         try:
             fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         except OSError as exc:
@@ -121,11 +121,15 @@ class MaintenanceStore:
             _fsync(tmp)
             _publish(tmp, target)
         except BaseException:
-            _remove(tmp)
+            remove_with_companions(tmp)
             raise
         with contextlib.suppress(OSError):
             _fsync(target.parent, directory=True)
-        return BackupCopy(target, size, version, counts)
+        return BackupCopy(target, size, version, counts, tuple(removed))
+
+    def remove_stale_backup_files(self) -> list[tuple[Path, int]]:
+        """What killed `ledger backup`s left beside the ledger (`ledger check` tidies up)."""
+        return remove_stale(self.path.parent)
 
     def _copy_into(self, tmp: Path) -> tuple[int, dict[str, int]]:
         """Copy every page from one read snapshot, then check the copy is a whole ledger."""
