@@ -13,7 +13,15 @@ from billing_cli import ids
 from billing_cli.api.catalog import require_customer, require_meter
 from billing_cli.api.context import Context
 from billing_cli.clock import parse_duration, parse_time, to_unix
-from billing_cli.domain.aggregation import DAY, HOUR, Aggregate, aggregate, window_totals
+from billing_cli.domain.aggregation import (
+    DAY,
+    HOUR,
+    Aggregate,
+    Bucket,
+    add_aggregates,
+    aggregate,
+    window_totals,
+)
 from billing_cli.domain.events import StoredEvent
 from billing_cli.domain.models import Meter
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
@@ -219,7 +227,7 @@ class UsageWindow:
 @dataclass(frozen=True)
 class UsageSummary:
     meter: Meter
-    customer: str
+    customer: str | None  # None: every customer (the dashboard's meter page)
     start: int
     end: int
     windows: list[UsageWindow]  # one for the whole range, or one per hour/day with events
@@ -241,10 +249,48 @@ def meter_unit(led: LedgerStore, meter: Meter) -> str:
     return "events" if meter.formula == "count" else meter.display_name
 
 
+def _windows(
+    meter: Meter, buckets: dict[int, Bucket], start: int, end: int, window: str | None
+) -> tuple[Aggregate, list[UsageWindow]]:
+    formula, meter_window = meter.formula, meter.event_time_window
+    total = aggregate(formula, meter_window, buckets)
+    if window is None:
+        return total, [UsageWindow(start, end, total)]
+    size = HOUR if window == "hour" else DAY
+    return total, [
+        UsageWindow(max(at, start), min(at + size, end), agg)
+        for at, agg in window_totals(formula, meter_window, buckets, window)
+    ]
+
+
+def _sum_over_customers(
+    per_customer: list[tuple[Aggregate, list[UsageWindow]]],
+) -> tuple[Aggregate, list[UsageWindow]]:
+    """Each customer's aggregate added up, window by window: a meter's usage as a whole. For a
+    `last` meter that is the sum of every customer's last value, what their invoices bill."""
+    totals = [total for total, _ in per_customer]
+    by_start: dict[int, list[UsageWindow]] = {}
+    for _, windows in per_customer:
+        for w in windows:
+            by_start.setdefault(w.start, []).append(w)
+    merged = [
+        UsageWindow(found[0].start, found[0].end, add_aggregates([w.aggregate for w in found]))
+        for _, found in sorted(by_start.items())
+    ]
+    return add_aggregates(totals), merged
+
+
 def meter_usage(
-    ctx: Context, meter: str, *, customer: str, start: str, end: str, window: str | None = None
+    ctx: Context,
+    meter: str,
+    *,
+    customer: str | None,
+    start: str,
+    end: str,
+    window: str | None = None,
 ) -> UsageSummary:
-    """Stripe's meter event summaries: the aggregate over [start, end), or per UTC window."""
+    """Stripe's meter event summaries: the aggregate over [start, end), or per UTC window, of
+    one customer (or, with customer None, of every customer added up)."""
     start_ts, end_ts = _time(start, "--start"), _time(end, "--end")
     assert start_ts is not None and end_ts is not None
     for field, ts in (("--start", start_ts), ("--end", end_ts)):
@@ -259,17 +305,23 @@ def meter_usage(
         raise InvalidInput(f"--window {window!r} is not one of hour, day")
     with ctx.ledger(write=False) as led, led.read():
         found = require_meter(led, meter)
-        require_customer(led, customer)
-        buckets = led.usage_buckets(found.id, customer, start_ts, end_ts, received_by=ctx.now_ts)
+        if customer is not None:
+            require_customer(led, customer)
+            by_customer = {
+                customer: led.usage_buckets(
+                    found.id, customer, start_ts, end_ts, received_by=ctx.now_ts
+                )
+            }
+        else:
+            by_customer = led.meter_usage_buckets(
+                found.id, start_ts, end_ts, received_by=ctx.now_ts
+            )
         unit = meter_unit(led, found)
-    formula, meter_window = found.formula, found.event_time_window
-    total = aggregate(formula, meter_window, buckets)
-    if window is None:
-        windows = [UsageWindow(start_ts, end_ts, total)]
+    per_customer = [_windows(found, b, start_ts, end_ts, window) for b in by_customer.values()]
+    if customer is not None:
+        total, windows = per_customer[0]
     else:
-        size = HOUR if window == "hour" else DAY
-        windows = [
-            UsageWindow(max(at, start_ts), min(at + size, end_ts), agg)
-            for at, agg in window_totals(formula, meter_window, buckets, window)
-        ]
+        total, windows = _sum_over_customers(per_customer)
+        if window is None:
+            windows = [UsageWindow(start_ts, end_ts, total)]
     return UsageSummary(found, customer, start_ts, end_ts, windows, total, unit)

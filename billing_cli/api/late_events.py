@@ -41,6 +41,35 @@ def late_events(ctx: Context, *, customer: str | None = None) -> list[StoredEven
         return [_stored(led, e) for e in led.late_events(customer) if e.resolved_invoice is None]
 
 
+@dataclass(frozen=True)
+class WaitingEvent:
+    """A pending late event and why it waits: the finalized invoice that billed its period."""
+
+    event: StoredEvent
+    original_invoice: str | None  # None only when that invoice was deleted behind our back
+    original_number: str | None
+
+
+def pending_late_events(ctx: Context, *, customer: str | None = None) -> list[WaitingEvent]:
+    """`late_events` with, for each, the invoice whose finalization made it late."""
+    with ctx.ledger(write=False) as led, led.read():
+        if customer is not None:
+            require_customer(led, customer)
+        waiting = []
+        for event in led.late_events(customer):
+            if event.resolved_invoice is not None:
+                continue
+            line = led.covering_line(event.customer, event.meter, event.timestamp)
+            waiting.append(
+                WaitingEvent(
+                    _stored(led, event),
+                    None if line is None else line.invoice,
+                    None if line is None else line.number,
+                )
+            )
+        return waiting
+
+
 def resolve_late_events(
     ctx: Context, *, resolve: str, customer: str | None = None
 ) -> list[Resolution]:

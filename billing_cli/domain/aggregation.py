@@ -29,6 +29,7 @@ __all__ = [
     "Aggregate",
     "Bucket",
     "EventPoint",
+    "add_aggregates",
     "aggregate",
     "aggregate_events",
     "billable_quantity",
@@ -81,6 +82,18 @@ class Aggregate:
     value: Decimal
     event_count: int  # events considered, before windowing
     window_count: int | None  # windows holding events (pre-aggregated meters), else None
+
+
+def add_aggregates(parts: Iterable[Aggregate]) -> Aggregate:
+    """Aggregates of different customers added up exactly (a meter's usage as a whole)."""
+    value, events, windows, windowed = _ZERO, 0, 0, False
+    for part in parts:
+        value = _add(value, part.value)
+        events += part.event_count
+        if part.window_count is not None:
+            windows += part.window_count
+            windowed = True
+    return Aggregate(value, events, windows if windowed else None)
 
 
 def hour_of(ts: int) -> int:
