@@ -151,3 +151,12 @@ def snapshot(path: Path) -> list[str] | None:
         return list(conn.iterdump())
     finally:
         conn.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """Keep each phase's report on the item, so a fixture's teardown can tell that its test
+    failed (the browser fixture saves a screenshot of the page then)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
