@@ -23,8 +23,14 @@ from tests.dashboard_support import (
     served,
 )
 
-PAGES = ["/dashboard/meters", "/dashboard/meters/mtr_tokens", "/dashboard/customers",
-         "/dashboard/customers/cus_alpaca", "/dashboard/invoices", "/dashboard/late-events"]  # fmt: skip
+PAGES = [
+    "/dashboard/meters",
+    "/dashboard/meters/mtr_tokens",
+    "/dashboard/customers",
+    "/dashboard/customers/cus_alpaca",
+    "/dashboard/invoices",
+    "/dashboard/late-events",
+]
 
 
 @pytest.fixture(scope="module")

@@ -411,11 +411,11 @@ def meter_usage(
     )
     data = [
         serialize.meter_event_summary_dict(
-            summary.meter.id, summary.customer, w.start, w.end, w.aggregate
+            summary.meter.id, customer, w.start, w.end, w.aggregate
         )
         for w in summary.windows
     ]
-    title = f"usage of {summary.meter.id} by {summary.customer}"
+    title = f"usage of {summary.meter.id} by {customer}"
     if chart and not (as_json or as_csv) and sys.stdout.isatty():
         from billing_cli.cli.usage_chart import draw_usage
 

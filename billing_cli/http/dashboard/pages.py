@@ -20,8 +20,8 @@ from billing_cli.clock import format_time
 from billing_cli.errors import BillingError, NotFound
 from billing_cli.http.dashboard.charts import bar_chart, window_label
 from billing_cli.http.dashboard.usage import PRESETS, UsageQuery
-from billing_cli.present.invoice_json import invoice_dict
 from billing_cli.present.amounts import decimal_str
+from billing_cli.present.invoice_json import invoice_dict
 from billing_cli.present.stripe_json import customer_dict, meter_dict, subscription_dict
 
 
