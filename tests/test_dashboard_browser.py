@@ -95,12 +95,28 @@ def browser(chromium, server: Server, request: pytest.FixtureRequest) -> Iterato
         (ARTIFACTS / f"{name}.html").write_text(chromium.page_source, encoding="utf-8")
 
 
+def _submit_and_wait(browser, button) -> None:  # noqa: ANN001
+    """Click a submit button or link and wait until the next page has replaced this one (a
+    click returns before the navigation it starts has finished, more so on a busy machine).
+    The old page's window carries a marker that the new page's window no longer has."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.execute_script("window.__old_page = true")
+    button.click()
+    WebDriverWait(browser, 20, ignored_exceptions=(WebDriverException,)).until(
+        lambda b: b.execute_script(
+            "return window.__old_page === undefined && document.readyState === 'complete'"
+        )
+    )
+
+
 def _sign_in(browser, server: Server) -> None:  # noqa: ANN001
     from selenium.webdriver.common.by import By
 
     browser.get(f"{server.base}/dashboard/login")
     browser.find_element(By.ID, "api_key").send_keys(API_KEY)
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    _submit_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "main form button"))
     assert browser.current_url.endswith("/dashboard/meters")
 
 
@@ -119,7 +135,7 @@ def test_signed_out_pages_send_the_browser_to_sign_in(browser, server: Server) -
     assert field.get_attribute("type") == "password"
     # … and signing in from there lands on the page that was asked for
     field.send_keys(API_KEY)
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    _submit_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "main form button"))
     assert browser.current_url.endswith("/dashboard/customers/cus_alpaca")
 
 
@@ -128,7 +144,7 @@ def test_a_wrong_key_says_so_and_signs_nobody_in(browser, server: Server) -> Non
 
     browser.get(f"{server.base}/dashboard/login")
     browser.find_element(By.ID, "api_key").send_keys("sk_test_wrong")
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    _submit_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "main form button"))
     assert browser.find_element(By.CSS_SELECTOR, "[role=alert]").text == (
         "That API key is not valid."
     )
@@ -144,7 +160,7 @@ def test_the_one_time_url_signs_in_and_sign_out_ends_it(browser, server: Server)
     cookie = browser.get_cookie("billing_dashboard")
     assert cookie is not None and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert browser.execute_script("return document.cookie") == ""  # invisible to scripts
-    browser.find_element(By.CSS_SELECTOR, "form.signout button").click()
+    _submit_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form.signout button"))
     assert "/dashboard/login" in browser.current_url
     browser.get(f"{server.base}/dashboard/meters")
     assert "/dashboard/login" in browser.current_url
@@ -156,7 +172,7 @@ def test_every_page_is_reached_by_its_links(browser, server: Server) -> None:  #
     _sign_in(browser, server)
 
     def follow(text: str) -> None:
-        browser.find_element(By.LINK_TEXT, text).click()
+        _submit_and_wait(browser, browser.find_element(By.LINK_TEXT, text))
 
     follow("API tokens")
     assert browser.find_element(By.TAG_NAME, "h1").text.startswith("API tokens")
@@ -167,7 +183,7 @@ def test_every_page_is_reached_by_its_links(browser, server: Server) -> None:  #
     assert browser.find_element(By.ID, "upcoming-heading").text == "Upcoming invoice"
     invoice_link = browser.find_element(By.CSS_SELECTOR, "table.invoices tbody a")
     number = invoice_link.text
-    invoice_link.click()
+    _submit_and_wait(browser, invoice_link)
     assert number in browser.find_element(By.TAG_NAME, "h1").text
     follow("Invoices")
     assert browser.find_elements(By.CSS_SELECTOR, "table.invoices tbody tr")
@@ -194,7 +210,7 @@ def test_meter_chart_has_a_bar_per_day_with_usage_and_the_cli_total(
     for field, value in (("start", "2026-11-01"), ("end", "2026-11-30")):
         element = browser.find_element(By.ID, field)
         browser.execute_script("arguments[0].value = arguments[1]", element, value)
-    browser.find_element(By.CSS_SELECTOR, "form.picker button").click()
+    _submit_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form.picker button"))
     rng = ("--start", "2026-11-01T00:00:00Z", "--end", "2026-12-01T00:00:00Z")
     days = _cli(shop, "meter", "usage", "mtr_tokens", "--customer", "cus_alpaca", *rng,
                 "--window", "day")["data"]  # fmt: skip

@@ -410,9 +410,7 @@ def meter_usage(
         context(ctx), meter_id, customer=customer, start=start, end=end, window=window
     )
     data = [
-        serialize.meter_event_summary_dict(
-            summary.meter.id, customer, w.start, w.end, w.aggregate
-        )
+        serialize.meter_event_summary_dict(summary.meter.id, customer, w.start, w.end, w.aggregate)
         for w in summary.windows
     ]
     title = f"usage of {summary.meter.id} by {customer}"
