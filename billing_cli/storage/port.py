@@ -135,6 +135,9 @@ class LedgerStore(Protocol):
     def usage_buckets(
         self, meter: str, customer: str, start: int, end: int, *, received_by: int
     ) -> dict[int, Bucket]: ...
+    def meter_usage_buckets(
+        self, meter: str, start: int, end: int, *, received_by: int
+    ) -> dict[str, dict[int, Bucket]]: ...
     def usage(
         self, meter: Meter, customer: str, start: int, end: int, *, received_by: int
     ) -> Aggregate: ...

@@ -118,7 +118,7 @@ class Dashboard:
             signed_in=session is not None,
             form_token=self.signin.form_token(session) if session else "",
             now=ctx.now_ts,
-            ledger_name=ctx.db_path.name,
+            ledger_name=_ledger_name(ctx.db),
             **data,
         )
         return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
@@ -155,6 +155,18 @@ class Dashboard:
     ) -> HTMLResponse:  # fmt: skip
         data = {"heading": heading, "message": exc.message, "hint": exc.hint}
         return self.render(request, "error.html", data, status=status, ctx=ctx, session=session)
+
+
+def _ledger_name(db: str | Path) -> str:
+    """The ledger as the footer names it: a file's name, or a database URI without its user
+    and password (a page must never show a credential)."""
+    text = str(db)
+    if "://" not in text:
+        return Path(text).name
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    return f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
 
 
 def _quote(text: str) -> str:
