@@ -60,9 +60,9 @@ def november(billing: Billing, tokens: str = "5055") -> dict:
 
 
 def undo_documents(conn: sqlite3.Connection) -> None:
-    """Take a current ledger back to before migrations 6 and 7 (what tests of older migrations
-    need: a file that truly is of the older version): its schema, and the hashes an older
-    program gave its finalized invoices (no seller and buyer snapshot, no taxes)."""
+    """Take a current ledger back to before migrations 6, 7 and 8 (what tests of older
+    migrations need: a file that truly is of the older version): its schema, and the hashes an
+    older program gave its finalized invoices (no seller and buyer snapshot, no taxes)."""
     from billing_cli.domain.chain import invoice_hash
     from billing_cli.storage.sqlite.invoices import _RawInvoiceStore
     from billing_cli.storage.sqlite.schema import MIGRATIONS
@@ -74,6 +74,9 @@ def undo_documents(conn: sqlite3.Connection) -> None:
     ).fetchall()
     for name, _ in triggers:
         conn.execute(f"DROP TRIGGER {name}")
+    conn.execute("ALTER TABLE account DROP COLUMN iban")  # migration 8
+    conn.execute("ALTER TABLE account DROP COLUMN bic")
+    conn.execute("ALTER TABLE customers DROP COLUMN buyer_reference")
     conn.execute("DROP TABLE subscription_tax_rates")  # migration 7
     conn.execute("DROP TABLE tax_rates")
     conn.execute("ALTER TABLE invoice_lines DROP COLUMN taxes")

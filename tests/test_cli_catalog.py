@@ -224,6 +224,7 @@ def test_customer_round_trip(billing) -> None:
         "next_invoice_sequence": 1,
         "address": None,
         "tax_ids": {"object": "list", "data": [], "has_more": False},
+        "buyer_reference": None,
     }
     assert billing.json("customer", "show", created["id"]) == created
     assert billing.json("customer", "list")["data"] == [created]

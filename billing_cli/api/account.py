@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from billing_cli.api.context import Context, check_text
 from billing_cli.domain.models import Account, Address, TaxId
-from billing_cli.domain.parties import COUNTRIES, tax_id_type
+from billing_cli.domain.parties import COUNTRIES, bic_checked, iban_checked, tax_id_type
 from billing_cli.errors import InvalidInput
 
 # Letters and digits, optionally with spaces, dots, dashes or slashes (DE123456789,
@@ -123,6 +123,8 @@ def update_account(
     tax_id: str | None = None,
     email: str | None = None,
     invoice_footer: str | None = None,
+    iban: str | None = None,
+    bic: str | None = None,
 ) -> Account:
     """Change the given fields of the seller profile (creating it on the first update)."""
     check_text(business_name, field="--business-name", max_len=256)
@@ -130,6 +132,21 @@ def update_account(
     check_text(invoice_footer, field="--invoice-footer", max_len=5000)
     if tax_id:
         parse_tax_id(tax_id)
+    if iban:
+        checked = iban_checked(iban)
+        if checked is None:
+            raise InvalidInput(
+                f"--iban {iban!r} is not an IBAN (its check digits do not hold)",
+                hint="copy it from the bank statement, e.g. DE89 3704 0044 0532 0130 00",
+            )
+        iban = checked
+    if bic:
+        checked = bic_checked(bic)
+        if checked is None:
+            raise InvalidInput(
+                f"--bic {bic!r} is not a BIC", hint="8 or 11 characters, e.g. COBADEFFXXX"
+            )
+        bic = checked
     with ctx.ledger(write=True) as led, led.write():
         current = led.get_account()
         account = replace(
@@ -139,6 +156,8 @@ def update_account(
             tax_id=_field(tax_id, current.tax_id),
             email=_field(email, current.email),
             invoice_footer=_field(invoice_footer, current.invoice_footer),
+            iban=_field(iban, current.iban),
+            bic=_field(bic, current.bic),
             updated=ctx.now_ts,
         )
         led.put_account(account)

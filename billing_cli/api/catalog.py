@@ -217,8 +217,10 @@ def create_customer(
     customer_id: str | None = None,
     address: AddressInput | None = None,
     tax_ids: list[str] | None = None,
+    buyer_reference: str | None = None,
 ) -> Customer:
     check_text(name, field="--name", max_len=256)
+    check_text(buyer_reference, field="--buyer-reference", max_len=200)
     check_email(email)
     if invoice_prefix is not None:
         check_pattern(
@@ -248,6 +250,7 @@ def create_customer(
             metadata=meta,
             address=parsed_address,
             tax_ids=parsed_tax_ids,
+            buyer_reference=buyer_reference or None,
         )
         led.insert_customer(customer)
     return customer
@@ -262,11 +265,13 @@ def update_customer(
     metadata: list[str] | None = None,
     address: AddressInput | None = None,
     tax_ids: list[str] | None = None,
+    buyer_reference: str | None = None,
 ) -> Customer:
     """Change the given fields (Stripe's update: what is not given stays, "" clears, metadata
     keys merge). Finalized invoices keep the details they were issued with."""
     check_text(name, field="--name", max_len=256)
     check_email(email)
+    check_text(buyer_reference, field="--buyer-reference", max_len=200)
     meta = parse_metadata(metadata)
     parsed_tax_ids = parse_tax_ids(tax_ids)
     with ctx.ledger(write=True) as led, led.write():
@@ -284,6 +289,9 @@ def update_customer(
             metadata=merged_meta,
             address=merge_address(current.address, address or AddressInput()),
             tax_ids=current.tax_ids if parsed_tax_ids is None else parsed_tax_ids,
+            buyer_reference=current.buyer_reference
+            if buyer_reference is None
+            else (buyer_reference or None),
         )
         led.update_customer(customer)
     return customer

@@ -56,6 +56,10 @@ def account_update(
     invoice_footer: Annotated[
         str | None, typer.Option("--invoice-footer", help="Text printed at the foot of invoices.")
     ] = None,
+    iban: Annotated[
+        str | None, typer.Option("--iban", help="Where customers pay (e-invoices carry it).")
+    ] = None,
+    bic: Annotated[str | None, typer.Option("--bic", help="The bank's BIC (optional).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Change the seller profile; fields not given stay, an empty value clears one.
@@ -69,6 +73,8 @@ def account_update(
         tax_id=tax_id,
         email=email,
         invoice_footer=invoice_footer,
+        iban=iban,
+        bic=bic,
     )
     _render(stripe_json.account_dict(account), as_json=as_json)
 
@@ -94,6 +100,8 @@ def _render(data: dict, *, as_json: bool) -> None:
         {"field": "tax_id", "value": company["vat_id"]},
         {"field": "email", "value": data["email"]},
         {"field": "invoice_footer", "value": data["settings"]["invoices"]["footer"]},
+        {"field": "iban", "value": data["bank_account"]["iban"]},
+        {"field": "bic", "value": data["bank_account"]["bic"]},
     ]
     columns = [Column("field", lambda r: r["field"]), Column("value", lambda r: r["value"] or "")]
     print_table(columns, rows, title="account")

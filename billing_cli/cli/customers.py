@@ -16,6 +16,12 @@ from billing_cli.present.amounts import format_amount
 
 customer_app = typer.Typer(no_args_is_help=True, help="Customers: who receives invoices.")
 
+BuyerReference = Annotated[
+    str | None,
+    typer.Option(
+        "--buyer-reference", help="Buyer reference (Leitweg-ID) XRechnung e-invoices carry."
+    ),
+]
 TaxIdOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -59,6 +65,7 @@ def customer_create(
     state: State = None,
     country: Country = None,
     tax_id: TaxIdOption = None,
+    buyer_reference: BuyerReference = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create a customer."""
@@ -71,6 +78,7 @@ def customer_create(
         customer_id=customer_id,
         address=address_input(address_line1, address_line2, postal_code, city, state, country),
         tax_ids=tax_id,
+        buyer_reference=buyer_reference,
     )
     render_one(serialize.customer_dict(customer), as_json=as_json, title="customer")
 
@@ -89,6 +97,7 @@ def customer_update(
     state: State = None,
     country: Country = None,
     tax_id: TaxIdOption = None,
+    buyer_reference: BuyerReference = None,
     as_json: JsonOption = False,
 ) -> None:
     """Change a customer; fields not given stay, an empty value clears one, metadata merges.
@@ -103,6 +112,7 @@ def customer_update(
         metadata=metadata,
         address=address_input(address_line1, address_line2, postal_code, city, state, country),
         tax_ids=tax_id,
+        buyer_reference=buyer_reference,
     )
     render_one(serialize.customer_dict(customer), as_json=as_json, title="customer")
 

@@ -47,3 +47,35 @@ def invoice_pdf(
         replace=force,
     )
     note(f"wrote {path}" if written else f"{path} is up to date")
+
+
+@invoice_app.command("einvoice")
+def invoice_einvoice(
+    ctx: typer.Context,
+    invoice: Annotated[str, typer.Argument(help="An issued invoice: id or number.")],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="zugferd (PDF/A-3 with the XML inside) or xrechnung (the XML)."
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="File to write [default: <number>.pdf or .xml]."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a different file at the path.")
+    ] = False,
+) -> None:
+    """Write an issued invoice as an EN 16931 e-invoice (ZUGFeRD / Factur-X or XRechnung).
+
+    Needs the seller's name, address, VAT id and IBAN (`billing account update`), the buyer's
+    name and country, and for XRechnung the buyer reference and both emails; a missing one is
+    refused (exit 4) naming the option that sets it. Requires the `einvoice` extra.
+    """
+    from billing_cli.api import einvoice
+
+    path, written = einvoice.write_einvoice(
+        context(ctx), invoice, fmt=fmt, path=output, replace=force
+    )
+    note(f"wrote {path}" if written else f"{path} is up to date")

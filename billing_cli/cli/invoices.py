@@ -16,7 +16,7 @@ from billing_cli.cli.catalog import IdArg
 from billing_cli.cli.output import Column, CsvOption, JsonOption, note, print_json, print_table
 from billing_cli.cli.output import render_list as _render_list
 from billing_cli.clock import format_time
-from billing_cli.errors import InvalidInput
+from billing_cli.errors import InvalidInput, UsageError
 from billing_cli.present.amounts import format_amount
 
 invoice_app = typer.Typer(
@@ -91,18 +91,38 @@ def invoice_run(
         Path | None,
         typer.Option("--pdf-dir", help="Write <number>.pdf here for each invoice finalized."),
     ] = None,
+    einvoice_dir: Annotated[
+        Path | None,
+        typer.Option("--einvoice-dir", help="Write an e-invoice here for each one finalized."),
+    ] = None,
+    einvoice_format: Annotated[
+        str | None,
+        typer.Option("--einvoice-format", help="zugferd or xrechnung (with --einvoice-dir)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Month-end close (cron): draft ended periods, recompute drafts, finalize after grace."""
     c = context(ctx)
-    if pdf_dir is not None and not pdf_dir.is_dir():
-        raise InvalidInput(f"--pdf-dir {pdf_dir} is not a folder", hint="create it first")
+    for option, folder in (("--pdf-dir", pdf_dir), ("--einvoice-dir", einvoice_dir)):
+        if folder is not None and not folder.is_dir():
+            raise InvalidInput(f"{option} {folder} is not a folder", hint="create it first")
+    if (einvoice_dir is None) != (einvoice_format is None):
+        raise UsageError("--einvoice-dir and --einvoice-format go together")
+    if einvoice_format is not None:
+        from billing_cli.api.einvoice import check_format
+
+        check_format(einvoice_format)
     result = api.run(c, grace=api.parse_grace(grace), dry_run=dry_run)
     if pdf_dir is not None and not dry_run and result.finalized:
         from billing_cli.api.documents import write_run_pdfs
 
         written = write_run_pdfs(c, result.finalized, pdf_dir)
         note(f"wrote {len(written)} PDF(s) to {pdf_dir}")
+    if einvoice_dir is not None and einvoice_format and not dry_run and result.finalized:
+        from billing_cli.api.einvoice import write_run_einvoices
+
+        written = write_run_einvoices(c, result.finalized, einvoice_dir, einvoice_format)
+        note(f"wrote {len(written)} e-invoice(s) to {einvoice_dir}")
     if as_json:
         data: dict = {
             "created": result.created,

@@ -97,6 +97,7 @@ class Customer:
     metadata: dict[str, str] = field(default_factory=dict)
     address: Address | None = None
     tax_ids: tuple[TaxId, ...] = ()
+    buyer_reference: str | None = None  # BT-10, the Leitweg-ID German public buyers require
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,8 @@ class Account:
     email: str | None = None
     invoice_footer: str | None = None
     updated: int | None = None
+    iban: str | None = None  # where customers pay (e-invoices carry it)
+    bic: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,9 @@ class Parties:
     customer_email: str | None
     customer_address: Address | None
     customer_tax_ids: tuple[TaxId, ...] = ()
+    account_iban: str | None = None
+    account_bic: str | None = None
+    customer_buyer_reference: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ gives the plain dict in Stripe's field names (`customer_name`, `customer_address
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from typing import Any
 
@@ -16,7 +17,9 @@ __all__ = [
     "COUNTRIES",
     "address_data",
     "address_from_data",
+    "bic_checked",
     "from_data",
+    "iban_checked",
     "snapshot",
     "tax_id_type",
     "to_data",
@@ -43,6 +46,24 @@ _EU_VAT_PREFIXES = frozenset(
 _OTHER_VAT_PREFIXES = {"GB": "gb_vat", "CH": "ch_vat", "NO": "no_vat"}
 
 
+_BIC_RE = re.compile(r"[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
+
+
+def iban_checked(text: str) -> str | None:
+    """The IBAN without spaces, upper case, when its ISO 13616 check digits hold (mod 97 = 1);
+    None when it is no IBAN."""
+    iban = text.replace(" ", "").upper()
+    if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}", iban) or iban[:2] not in COUNTRIES:
+        return None
+    digits = "".join(str(int(ch, 36)) for ch in iban[4:] + iban[:4])
+    return iban if int(digits) % 97 == 1 else None
+
+
+def bic_checked(text: str) -> str | None:
+    bic = text.replace(" ", "").upper()
+    return bic if _BIC_RE.fullmatch(bic) else None
+
+
 def tax_id_type(value: str) -> str:
     """Stripe's tax id `type` for a VAT number, read from its country prefix (`DE…` is
     `eu_vat`); `unknown` when the prefix names no VAT scheme billing knows."""
@@ -64,6 +85,9 @@ def snapshot(account: Account, customer: Customer) -> Parties:
         customer_email=customer.email,
         customer_address=customer.address,
         customer_tax_ids=customer.tax_ids,
+        account_iban=account.iban,
+        account_bic=account.bic,
+        customer_buyer_reference=customer.buyer_reference,
     )
 
 
@@ -86,6 +110,17 @@ def to_data(p: Parties) -> dict[str, Any]:
         "customer_email": p.customer_email,
         "customer_address": address_data(p.customer_address),
         "customer_tax_ids": [{"type": t.type, "value": t.value} for t in p.customer_tax_ids],
+        # later fields appear only when set, so a snapshot taken before they existed keeps the
+        # very data (and hash) it was issued with
+        **{key: value for key, value in _later_fields(p).items() if value is not None},
+    }
+
+
+def _later_fields(p: Parties) -> dict[str, str | None]:
+    return {
+        "account_iban": p.account_iban,
+        "account_bic": p.account_bic,
+        "customer_buyer_reference": p.customer_buyer_reference,
     }
 
 
@@ -100,4 +135,7 @@ def from_data(data: dict[str, Any]) -> Parties:
         customer_email=data["customer_email"],
         customer_address=address_from_data(data["customer_address"]),
         customer_tax_ids=tuple(TaxId(t["type"], t["value"]) for t in data["customer_tax_ids"]),
+        account_iban=data.get("account_iban"),
+        account_bic=data.get("account_bic"),
+        customer_buyer_reference=data.get("customer_buyer_reference"),
     )

@@ -235,4 +235,15 @@ def invoice_pdf(data: dict[str, Any]) -> bytes:
         pdf.set_x(80)
         pdf.cell(80, 6, label, align="R")
         pdf.cell(0, 6, value, align="R", new_x="LMARGIN", new_y="NEXT")
+    if data.get("account_iban") and data["amount_due"] > 0:
+        pdf.ln(4)
+        pdf.set_font(_FONT, size=9)
+        bic = f" (BIC {data['account_bic']})" if data.get("account_bic") else ""
+        reference = data["number"] or ""
+        pdf.multi_cell(
+            0,
+            5,
+            f"Please transfer {money(data['amount_due'])} to IBAN {data['account_iban']}{bic}"
+            + (f", reference {reference}." if reference else "."),
+        )
     return bytes(pdf.output())

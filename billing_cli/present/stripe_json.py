@@ -128,6 +128,7 @@ def customer_dict(c: Customer) -> dict:
             "data": [{"object": "tax_id", "type": t.type, "value": t.value} for t in c.tax_ids],
             "has_more": False,
         },
+        "buyer_reference": c.buyer_reference,
     }
 
 
@@ -145,6 +146,7 @@ def account_dict(a: Account) -> dict:
         "country": a.address.country if a.address else None,
         "email": a.email,
         "settings": {"invoices": {"footer": a.invoice_footer}},
+        "bank_account": {"iban": a.iban, "bic": a.bic},
         "updated": a.updated,
     }
 

@@ -15,7 +15,7 @@ class AccountStore:
 
     def get_account(self) -> Account:
         row = self.conn.execute(
-            "SELECT updated, business_name, address, tax_id, email, invoice_footer"
+            "SELECT updated, business_name, address, tax_id, email, invoice_footer, iban, bic"
             " FROM account WHERE id = 1"
         ).fetchone()
         if row is None:
@@ -27,15 +27,17 @@ class AccountStore:
             email=row["email"],
             invoice_footer=row["invoice_footer"],
             updated=row["updated"],
+            iban=row["iban"],
+            bic=row["bic"],
         )
 
     def put_account(self, a: Account) -> None:
         self.conn.execute(
             "INSERT INTO account (id, updated, business_name, address, tax_id, email,"
-            " invoice_footer) VALUES (1,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET"
-            " updated = excluded.updated, business_name = excluded.business_name,"
+            " invoice_footer, iban, bic) VALUES (1,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE"
+            " SET updated = excluded.updated, business_name = excluded.business_name,"
             " address = excluded.address, tax_id = excluded.tax_id, email = excluded.email,"
-            " invoice_footer = excluded.invoice_footer",
+            " invoice_footer = excluded.invoice_footer, iban = excluded.iban, bic = excluded.bic",
             (
                 a.updated,
                 a.business_name,
@@ -43,5 +45,7 @@ class AccountStore:
                 a.tax_id,
                 a.email,
                 a.invoice_footer,
+                a.iban,
+                a.bic,
             ),
         )

@@ -213,8 +213,8 @@ class CatalogStore:
     def insert_customer(self, c: Customer) -> None:
         self.conn.execute(
             "INSERT INTO customers (id, created, name, email, invoice_prefix,"
-            " next_invoice_sequence, currency, balance, metadata, address, tax_ids)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            " next_invoice_sequence, currency, balance, metadata, address, tax_ids,"
+            " buyer_reference) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 c.id,
                 c.created,
@@ -227,20 +227,22 @@ class CatalogStore:
                 _dumps(c.metadata),
                 address_json(c.address),
                 tax_ids_json(c.tax_ids),
+                c.buyer_reference,
             ),
         )
 
     def update_customer(self, c: Customer) -> None:
         """Write the fields `customer update` may change (Stripe's mutable customer fields)."""
         self.conn.execute(
-            "UPDATE customers SET name = ?, email = ?, metadata = ?, address = ?, tax_ids = ?"
-            " WHERE id = ?",
+            "UPDATE customers SET name = ?, email = ?, metadata = ?, address = ?, tax_ids = ?,"
+            " buyer_reference = ? WHERE id = ?",
             (
                 c.name,
                 c.email,
                 _dumps(c.metadata),
                 address_json(c.address),
                 tax_ids_json(c.tax_ids),
+                c.buyer_reference,
                 c.id,
             ),
         )

@@ -6,7 +6,7 @@ so that a value of the wrong type is refused by SQLite as well as by the code.
 
 from __future__ import annotations
 
-from billing_cli.storage.sqlite.schema_documents import SELLER_AND_BUYER, TAXES
+from billing_cli.storage.sqlite.schema_documents import EINVOICE, SELLER_AND_BUYER, TAXES
 
 APPLICATION_ID = 0x42494C4C  # "BILL": marks a file as a billing ledger (PRAGMA application_id)
 
@@ -357,6 +357,8 @@ MIGRATIONS: list[str] = [
     SELLER_AND_BUYER,
     # 7: tax rates, subscriptions' default tax rates, taxes of invoices and their lines
     TAXES,
+    # 8: the seller's IBAN and BIC, a customer's buyer reference (e-invoices)
+    EINVOICE,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -98,3 +98,11 @@ TAXES = """
     """ + _FROZEN_TRIGGER.format(
     extra="AND NEW.parties IS OLD.parties AND NEW.total_taxes IS OLD.total_taxes"
 )
+
+# What EN 16931 e-invoices need beyond a printed invoice: the seller's bank account (BG-17)
+# and the buyer reference (BT-10, the Leitweg-ID of German public buyers).
+EINVOICE = """
+    ALTER TABLE account ADD COLUMN iban TEXT;
+    ALTER TABLE account ADD COLUMN bic TEXT;
+    ALTER TABLE customers ADD COLUMN buyer_reference TEXT;
+"""

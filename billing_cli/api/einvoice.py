@@ -1,0 +1,111 @@
+"""E-invoices (`billing invoice einvoice`, `invoice run --einvoice-dir`): an issued invoice as
+EN 16931 CII XML (XRechnung) or as a ZUGFeRD / Factur-X PDF with that XML embedded.
+
+Only issued invoices have the number and issue date an e-invoice needs. A value EN 16931 (or
+XRechnung) requires that the ledger lacks is refused with exit 4 naming the option that sets
+it, never written as an invalid file. The seller and buyer come from the invoice's snapshot;
+what it lacks (an invoice issued before the IBAN or the buyer reference was set) is taken as
+it stands now. The libraries (drafthorse, factur-x) are the optional `einvoice` extra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from billing_cli.api import invoices
+from billing_cli.api.account import get_account
+from billing_cli.api.catalog import get_customer
+from billing_cli.api.context import Context
+from billing_cli.api.documents import invoice_pdf_bytes, write_file
+from billing_cli.errors import Conflict, InvalidInput, UsageError
+from billing_cli.present.invoice_json import invoice_dict
+
+FORMATS = ("zugferd", "xrechnung")
+SUFFIX = {"zugferd": ".pdf", "xrechnung": ".xml"}
+_FILLABLE = (
+    "account_name",
+    "account_address",
+    "account_tax_id",
+    "account_email",
+    "account_iban",
+    "account_bic",
+    "customer_name",
+    "customer_email",
+    "customer_address",
+    "customer_tax_ids",
+    "customer_buyer_reference",
+)
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise InvalidInput(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def einvoice_data(ctx: Context, invoice_id: str) -> dict[str, Any]:
+    inv = invoices.get_invoice(ctx, invoice_id)
+    if inv.status == "draft" or inv.number is None:
+        raise Conflict(
+            f"invoice {inv.id} is a draft: only issued invoices become e-invoices",
+            hint="finalize it first (`billing invoice finalize`, or `invoice run`)",
+        )
+    customer, account = get_customer(ctx, inv.customer), get_account(ctx)
+    data = invoice_dict(inv, customer, account)
+    live = invoice_dict(replace(inv, parties=None), customer, account)
+    for key in _FILLABLE:
+        if not data.get(key) or (key.endswith("_address") and not _complete(data[key])):
+            data[key] = live.get(key) or data.get(key)
+    return data
+
+
+def _complete(address: dict[str, Any]) -> bool:
+    return all(address.get(k) for k in ("line1", "postal_code", "city", "country"))
+
+
+def einvoice_bytes(data: dict[str, Any], fmt: str) -> bytes:
+    try:
+        from billing_cli.present import einvoice
+    except ImportError as exc:  # pragma: no cover - the test extra installs the libraries
+        raise UsageError(
+            f"e-invoices need the einvoice extra ({exc.name} is not installed)",
+            hint="pip install 'billing-cli[einvoice]'",
+        ) from exc
+    gaps = einvoice.missing(data, fmt)
+    if gaps:
+        what, option = gaps[0]
+        more = f" (and {len(gaps) - 1} more)" if len(gaps) > 1 else ""
+        raise InvalidInput(
+            f"invoice {data['number']} cannot be a {fmt} e-invoice: {what} is missing{more};"
+            f" set it with `{option}`",
+            hint="; ".join(f"{w}: `{o}`" for w, o in gaps),
+        )
+    xml = einvoice.cii_xml(data, fmt)
+    if fmt == "xrechnung":
+        return xml
+    return einvoice.zugferd_pdf(invoice_pdf_bytes(data), xml, data)
+
+
+def write_einvoice(
+    ctx: Context, invoice_id: str, *, fmt: str, path: Path | None = None, replace: bool = False
+) -> tuple[Path, bool]:
+    data = einvoice_data(ctx, invoice_id)
+    content = einvoice_bytes(data, check_format(fmt))
+    target = path if path is not None else Path(f"{data['number']}{SUFFIX[fmt]}")
+    return target, write_file(target, content, replace=replace)
+
+
+def write_run_einvoices(
+    ctx: Context, invoice_ids: Iterable[str], folder: Path, fmt: str
+) -> list[Path]:
+    """`invoice run --einvoice-dir`: one e-invoice per invoice the run finalized."""
+    written = []
+    for invoice_id in invoice_ids:
+        data = einvoice_data(ctx, invoice_id)
+        target = folder / f"{data['number']}{SUFFIX[fmt]}"
+        write_file(target, einvoice_bytes(data, fmt))
+        written.append(target)
+    return written
