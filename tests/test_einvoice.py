@@ -111,6 +111,9 @@ def test_zugferd_pdf_embeds_the_xml(
     assert embedded == cii_xml(einvoice_data(ctx, "ALPACA-0001"), "zugferd")
     assert xml_check_xsd(embedded, flavor="factur-x", level="en16931")
     assert b"urn:cen.eu:en16931:2017<" in embedded
+    again = issued("invoice", "einvoice", "ALPACA-0001", "--format", "zugferd", now=CLOSE)
+    assert again.exit_code == 0 and "up to date" in again.stderr
+    assert (tmp_path / "ALPACA-0001.pdf").read_bytes() == pdf
     page = PdfReader(tmp_path / "ALPACA-0001.pdf").pages[0].extract_text()
     assert "Invoice ALPACA-0001" in page and "Amount due 2.43 USD" in page
     assert f"Please transfer 2.43 USD to IBAN {IBAN}, reference ALPACA-0001." in page

@@ -66,7 +66,8 @@ def _complete(address: dict[str, Any]) -> bool:
     return all(address.get(k) for k in ("line1", "postal_code", "city", "country"))
 
 
-def einvoice_bytes(data: dict[str, Any], fmt: str) -> bytes:
+def einvoice_bytes(data: dict[str, Any], fmt: str) -> tuple[bytes, bytes]:
+    """(the CII XML, the file: that XML, or the ZUGFeRD PDF embedding it)."""
     try:
         from billing_cli.present import einvoice
     except ImportError as exc:  # pragma: no cover - the test extra installs the libraries
@@ -85,17 +86,32 @@ def einvoice_bytes(data: dict[str, Any], fmt: str) -> bytes:
         )
     xml = einvoice.cii_xml(data, fmt)
     if fmt == "xrechnung":
-        return xml
-    return einvoice.zugferd_pdf(invoice_pdf_bytes(data), xml, data)
+        return xml, xml
+    return xml, einvoice.zugferd_pdf(invoice_pdf_bytes(data), xml, data)
+
+
+def _write(target: Path, fmt: str, data: dict[str, Any], *, replace: bool) -> bool:
+    """Write the e-invoice; a ZUGFeRD PDF already there that embeds the very same XML is up to
+    date (factur-x stamps each PDF it makes with the time, so its bytes never repeat)."""
+    xml, content = einvoice_bytes(data, fmt)
+    if fmt == "zugferd" and target.is_file() and not replace:
+        from facturx import get_facturx_xml_from_pdf
+
+        try:
+            _, embedded = get_facturx_xml_from_pdf(target.read_bytes(), check_xsd=False)
+        except Exception:  # noqa: BLE001 - any unreadable file is simply not the same one
+            embedded = None
+        if embedded == xml:
+            return False
+    return write_file(target, content, replace=replace)
 
 
 def write_einvoice(
     ctx: Context, invoice_id: str, *, fmt: str, path: Path | None = None, replace: bool = False
 ) -> tuple[Path, bool]:
     data = einvoice_data(ctx, invoice_id)
-    content = einvoice_bytes(data, check_format(fmt))
-    target = path if path is not None else Path(f"{data['number']}{SUFFIX[fmt]}")
-    return target, write_file(target, content, replace=replace)
+    target = path if path is not None else Path(f"{data['number']}{SUFFIX[check_format(fmt)]}")
+    return target, _write(target, fmt, data, replace=replace)
 
 
 def write_run_einvoices(
@@ -106,6 +122,6 @@ def write_run_einvoices(
     for invoice_id in invoice_ids:
         data = einvoice_data(ctx, invoice_id)
         target = folder / f"{data['number']}{SUFFIX[fmt]}"
-        write_file(target, einvoice_bytes(data, fmt))
+        _write(target, fmt, data, replace=False)
         written.append(target)
     return written
