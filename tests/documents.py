@@ -74,7 +74,8 @@ def undo_documents(conn: sqlite3.Connection) -> None:
     ).fetchall()
     for name, _ in triggers:
         conn.execute(f"DROP TRIGGER {name}")
-    conn.execute("ALTER TABLE account DROP COLUMN iban")  # migration 8
+    conn.execute("DROP VIEW events")  # migration 8
+    conn.execute("ALTER TABLE account DROP COLUMN iban")
     conn.execute("ALTER TABLE account DROP COLUMN bic")
     conn.execute("ALTER TABLE customers DROP COLUMN buyer_reference")
     conn.execute("DROP TABLE subscription_tax_rates")  # migration 7

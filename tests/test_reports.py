@@ -53,6 +53,8 @@ def test_export_tables(closed: Billing) -> None:
     events = closed("ledger", "export", "meter_events", "--csv", now=CLOSE).stdout
     assert events.splitlines()[0].startswith("seq,identifier,event_name")
     assert len(events.splitlines()) == 2
+    same = closed("ledger", "export", "events", "--csv", now=CLOSE).stdout  # the view
+    assert same == events
     rollups = closed("ledger", "export", "usage_hourly", "--nl", now=CLOSE)  # WITHOUT ROWID
     assert rollups.exit_code == 0 and json.loads(rollups.stdout.splitlines()[0])["meter"]
     assert_error(closed("ledger", "export", "nope", now=CLOSE), 3, "nope")

@@ -108,14 +108,16 @@ class Reports:
             raise _refused(exc, sql) from exc
 
     def table_names(self) -> list[str]:
-        return sorted(self.db.table_names())
+        return sorted(self.db.table_names() + self.db.view_names())
 
     def export(self, table: str) -> Report:
-        if table not in self.db.table_names():
+        if table not in self.table_names():
             raise NotFound(
                 f"no table {table!r} in the ledger",
                 hint=f"tables: {', '.join(self.table_names())}",
             )
+        if table in self.db.view_names():
+            return self.query(f'SELECT * FROM "{table}"')  # `events`: in meter_events' order
         found = self.db.table(table)
         columns = ", ".join(f'"{c.name}"' for c in found.columns)
         # insertion order; a WITHOUT ROWID table (the usage roll-ups) by its primary key

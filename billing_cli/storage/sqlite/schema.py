@@ -357,7 +357,7 @@ MIGRATIONS: list[str] = [
     SELLER_AND_BUYER,
     # 7: tax rates, subscriptions' default tax rates, taxes of invoices and their lines
     TAXES,
-    # 8: the seller's IBAN and BIC, a customer's buyer reference (e-invoices)
+    # 8: the seller's IBAN and BIC, a customer's buyer reference (e-invoices); `events` view
     EINVOICE,
 ]
 

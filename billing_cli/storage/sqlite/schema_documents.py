@@ -100,9 +100,11 @@ TAXES = """
 )
 
 # What EN 16931 e-invoices need beyond a printed invoice: the seller's bank account (BG-17)
-# and the buyer reference (BT-10, the Leitweg-ID of German public buyers).
+# and the buyer reference (BT-10, the Leitweg-ID of German public buyers). And `events`, a
+# read-only view of `meter_events` under the name an accountant's report asks for.
 EINVOICE = """
     ALTER TABLE account ADD COLUMN iban TEXT;
     ALTER TABLE account ADD COLUMN bic TEXT;
     ALTER TABLE customers ADD COLUMN buyer_reference TEXT;
+    CREATE VIEW events AS SELECT * FROM meter_events;
 """
