@@ -261,6 +261,28 @@ def test_invoices_list_and_page_show_the_cli_amounts(
     assert signed_in.get("/dashboard/invoices/in_nope").status_code == 404
 
 
+def test_invoice_pdf_downloads_the_cli_document(shop: Billing, signed_in: httpx.Client) -> None:
+    import io
+
+    from pypdf import PdfReader
+
+    first = next(i for i in _cli(shop, "invoice", "list")["data"] if i["customer"] == "cus_alpaca")
+    page = signed_in.get(f"/dashboard/invoices/{first['number']}").text
+    link = re.search(r'<a class="button" href="([^"]+)" download>Download PDF</a>', page)
+    assert link is not None and link[1] == f"/dashboard/invoices/{first['id']}/pdf"
+    answer = signed_in.get(link[1])
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/pdf"
+    assert f'filename="{first["number"]}.pdf"' in answer.headers["content-disposition"]
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(answer.content)).pages)
+    assert first["number"] in text and "5.41" in text
+    with _client_of(signed_in) as anonymous:
+        assert anonymous.get(link[1]).status_code == 303
+
+
+def _client_of(signed_in: httpx.Client) -> httpx.Client:
+    return httpx.Client(base_url=signed_in.base_url, follow_redirects=False, timeout=30)
+
+
 def test_late_events_say_which_invoice_billed_their_period(signed_in: httpx.Client) -> None:
     text = _text(signed_in.get("/dashboard/late-events").text)
     assert "late-1" in text and "late-2" in text

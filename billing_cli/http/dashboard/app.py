@@ -20,7 +20,6 @@ from typing import Any
 import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -79,15 +78,9 @@ class SecurityHeaders:
 class Dashboard:
     """The state behind the routes: how to read the ledger, who may sign in, the templates."""
 
-    def __init__(
-        self,
-        context: Callable[[], Context],
-        signin: SignIn,
-        pdf: Callable[[Context, str], bytes] | None = None,
-    ) -> None:
+    def __init__(self, context: Callable[[], Context], signin: SignIn) -> None:
         self.context = context
         self.signin = signin
-        self.pdf = pdf
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,  # every template, whatever its name: stored text is data
@@ -270,24 +263,20 @@ def _routes(d: Dashboard) -> list[Route | Mount]:
 
         def build(ctx: Context) -> dict[str, Any]:
             data = pages.invoice_page(ctx, invoice_id)
-            number = data["invoice"]["id"]
-            has_pdf = d.pdf is not None and data["invoice"]["status"] != "draft"
-            data["pdf_url"] = d.url(request, "invoice_pdf", invoice_id=number) if has_pdf else None
+            data["pdf_url"] = d.url(request, "invoice_pdf", invoice_id=data["invoice"]["id"])
             return data
 
         return await d.page(request, "invoice.html", "invoices", build)
 
     async def invoice_pdf(request: Request) -> Response:
-        if d.session(request) is None:
+        session = d.session(request)
+        if session is None:
             return d.to_signin(request)
-        if d.pdf is None:
-            raise HTTPException(404)
         invoice_id, ctx = request.path_params["invoice_id"], d.context()
         try:
-            body = await run_in_threadpool(d.pdf, ctx, invoice_id)
+            name, body = await run_in_threadpool(pages.invoice_pdf, ctx, invoice_id)
         except NotFound as exc:
-            return d.error(request, 404, "Not found", exc, ctx, d.session(request))
-        name = f"{invoice_id}.pdf"
+            return d.error(request, 404, "Not found", exc, ctx, session)
         return Response(body, media_type="application/pdf", headers={
             "content-disposition": f'attachment; filename="{name}"', "cache-control": "no-store",
         })  # fmt: skip
@@ -325,14 +314,12 @@ def create_dashboard(
     context: Callable[[], Context],
     api_keys: Collection[str],
     one_time_token: str | None = None,
-    pdf: Callable[[Context, str], bytes] | None = None,
 ) -> Starlette:
     """The app to mount at `/dashboard`: `Mount("/dashboard", app=create_dashboard(...))`.
 
     `context` gives each request its Context (the server's ledger and clock); `api_keys` are
-    the keys that sign in; `one_time_token` makes `login_url(…, token)` work once; `pdf`, when
-    the documents feature is there, renders an invoice's PDF for the download link."""
-    d = Dashboard(context, SignIn(api_keys, one_time_token=one_time_token), pdf)
+    the keys that sign in; `one_time_token` makes `login_url(…, token)` work once."""
+    d = Dashboard(context, SignIn(api_keys, one_time_token=one_time_token))
 
     async def not_found(request: Request, exc: Exception) -> Response:
         session = d.session(request)

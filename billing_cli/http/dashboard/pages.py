@@ -120,6 +120,14 @@ def invoice_page(ctx: Context, invoice_id: str) -> dict[str, Any]:
     return {"invoice": invoice_dict(inv, catalog.get_customer(ctx, inv.customer))}
 
 
+def invoice_pdf(ctx: Context, invoice_id: str) -> tuple[str, bytes]:
+    """The invoice's PDF as `billing invoice pdf` writes it, and its file name."""
+    from billing_cli.api import documents  # fpdf2 loads only when a PDF is asked for
+
+    data = documents.document_data(ctx, invoices.get_invoice(ctx, invoice_id))
+    return documents.default_name(data, ".pdf"), documents.invoice_pdf_bytes(data)
+
+
 def late_events_page(ctx: Context) -> dict[str, Any]:
     """Each pending late event with the finalized invoice that billed its period: the why."""
     waiting = late_events.pending_late_events(ctx)
