@@ -30,6 +30,9 @@ __all__ = [
     "Bucket",
     "EventPoint",
     "add_aggregates",
+    "additive_windows",
+    "exact_sum",
+    "exact_sum_of_texts",
     "aggregate",
     "aggregate_events",
     "billable_quantity",
@@ -94,6 +97,47 @@ def add_aggregates(parts: Iterable[Aggregate]) -> Aggregate:
             windows += part.window_count
             windowed = True
     return Aggregate(value, events, windows if windowed else None)
+
+
+def exact_sum(values: Iterable[Decimal]) -> Decimal:
+    """Decimal values added without rounding (the roll-ups' context), for sums across rows."""
+    total = _ZERO
+    for value in values:
+        total = _add(total, value)
+    return total
+
+
+def exact_sum_of_texts(joined: str) -> Decimal:
+    """Space-separated decimal texts (the roll-ups' canonical sums) added exactly; whole
+    numbers, the usual case, as Python ints, several times faster than Decimal addition."""
+    texts = joined.split(" ")
+    if "." not in joined and "E" not in joined and "e" not in joined:
+        return Decimal(sum(map(int, texts)))
+    return exact_sum(map(Decimal, texts))
+
+
+def additive_windows(
+    formula: str, hour_sums: Iterable[tuple[int, int, Decimal]], group: str | None, start: int
+) -> tuple[Aggregate, dict[int, Aggregate]]:
+    """`sum` or `count` of a raw meter over many customers straight from (hour, count, sum)
+    rows: both formulas add up across customers and hours, so no per-customer bucket is
+    needed. Returns the whole range's aggregate and one per `group` window (keyed by the
+    window's start, the range's `start` for a window the range cuts)."""
+    if formula not in ("sum", "count"):
+        raise ValueError(f"{formula!r} does not add up across customers")
+    size = WINDOWS.get(group) if group is not None else None
+    counts: dict[int, int] = {}
+    sums: dict[int, Decimal] = {}
+    for hour, count, total in hour_sums:
+        at = start if size is None else max(hour - hour % size, start)
+        counts[at] = counts.get(at, 0) + count
+        sums[at] = _add(sums.get(at, _ZERO), total)
+
+    def of(count: int, total: Decimal) -> Aggregate:
+        return Aggregate(total if formula == "sum" else Decimal(count), count, None)
+
+    windows = {at: of(counts[at], sums[at]) for at in sorted(counts)}
+    return of(sum(counts.values()), exact_sum(sums.values())), windows
 
 
 def hour_of(ts: int) -> int:

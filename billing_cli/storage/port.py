@@ -22,6 +22,7 @@ import contextlib
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
@@ -138,6 +139,9 @@ class LedgerStore(Protocol):
     def meter_usage_buckets(
         self, meter: str, start: int, end: int, *, received_by: int
     ) -> dict[str, dict[int, Bucket]]: ...
+    def meter_hour_sums(
+        self, meter: str, start: int, end: int, *, received_by: int
+    ) -> list[tuple[int, int, Decimal]] | None: ...
     def usage(
         self, meter: Meter, customer: str, start: int, end: int, *, received_by: int
     ) -> Aggregate: ...
