@@ -27,7 +27,8 @@ sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)) + "\\n")
 def imported_by(*argv: str, cwd: Path) -> set[str]:
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, json.dumps(argv)],
-        capture_output=True, text=True, cwd=cwd, env={"PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, cwd=cwd,
+        env={"PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"},
     )  # fmt: skip
     line = done.stderr.rsplit("MODULES ", 1)[-1]
     return set(json.loads(line))

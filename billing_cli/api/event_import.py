@@ -88,6 +88,11 @@ class _Importer:
         self.on_progress = on_progress
         self.summary = ImportSummary()
         self.customers: set[str] = set()  # known to exist (customers are never deleted)
+        # The finalized periods that make an event late, read once per import and again only
+        # when the invoice chain has grown (an `invoice run` finalized something meanwhile):
+        # reading them per batch would cost every batch the whole invoice history.
+        self._coverage: Coverage | None = None
+        self._coverage_mark: object = None
 
     def run(self, batch_size: int) -> None:
         deriver = IdentifierDeriver()
@@ -159,11 +164,17 @@ class _Importer:
         if self.on_progress is not None:
             self.on_progress(summary)
 
+    def _current_coverage(self, led: LedgerStore) -> Coverage:
+        mark = led.chain_heads()["invoice_chain"]["seq"]
+        if self._coverage is None or mark != self._coverage_mark:
+            self._coverage, self._coverage_mark = Coverage(led.finalized_periods()), mark
+        return self._coverage
+
     def _validate(
         self, led: LedgerStore, batch: list[Pending], rejects: list[RejectedRow]
     ) -> tuple[list[ValidEvent], list[Pending]]:
         meters = led.meters_by_event_name()
-        coverage = Coverage(led.finalized_periods())
+        coverage = self._current_coverage(led)
         known = self.customers
         unknown: set[str] = set()
         for _, ev, _, _ in batch:

@@ -42,10 +42,25 @@ def require_invoice(led: LedgerStore, invoice_id: str) -> Invoice:
 # -- preview ------------------------------------------------------------------------------------
 
 
+def _invoiced(led: LedgerStore, sub: Subscription) -> tuple[int, dict[Target, tuple[str, str]]]:
+    """Where the cycle periods still to invoice begin, and the invoices from there on (plus
+    every draft): no read or walk over the subscription's older history."""
+    count, last_end = led.cycle_summary(sub.id)
+    first = invoicing.first_unbilled(sub, count, last_end)
+    return first, led.invoice_targets(sub.id, after=last_end if first else None)
+
+
 def next_target(led: LedgerStore, sub: Subscription, now: int) -> Target | None:
     """SPEC 4.3: the oldest ended period whose invoice is not finalized, else the current one."""
-    existing = led.invoice_targets(sub.id)
-    for target in invoicing.cycle_targets(sub, now):
+    first, existing = _invoiced(led, sub)
+    drafts = [
+        t
+        for t, (_, status) in existing.items()
+        if status == "draft" and t.billing_reason == invoicing.CYCLE
+    ]
+    if first and drafts:  # every period before `first` has its invoice: the oldest draft
+        return min(drafts, key=lambda t: t.period_start)
+    for target in invoicing.cycle_targets(sub, now, first):
         found = existing.get(target)
         if found is None or found[1] == "draft":
             return target
@@ -138,8 +153,8 @@ def _run(led: LedgerStore, now: int, grace: int) -> RunResult:
     result = RunResult()
     work: list[tuple[tuple, Subscription, Target, str | None]] = []
     for sub in led.list_subscriptions():
-        existing = led.invoice_targets(sub.id)
-        for target in invoicing.cycle_targets(sub, now):
+        first, existing = _invoiced(led, sub)
+        for target in invoicing.cycle_targets(sub, now, first):
             if target not in existing:
                 work.append(((target.period_end, target.period_start), sub, target, None))
         for target, (draft_id, status) in existing.items():

@@ -53,6 +53,7 @@ __all__ = [
     "create_target",
     "current_target",
     "cycle_targets",
+    "first_unbilled",
     "differences",
     "finalized",
     "late_usage_line",
@@ -125,13 +126,25 @@ def _cut_by_immediate_cancel(sub: Subscription, bounds: tuple[int, int]) -> bool
     return schedule.period(sub, k)[1] != sub.ended_at
 
 
-def cycle_targets(sub: Subscription, now: int) -> list[Target]:
-    """Every ended period that a cycle invoice bills, oldest first (catch-up, SPEC 4.4)."""
+def cycle_targets(sub: Subscription, now: int, first: int = 0) -> list[Target]:
+    """Every ended period from index `first` on that a cycle invoice bills, oldest first
+    (catch-up, SPEC 4.4)."""
     return [
         Target(CYCLE, s, e)
-        for s, e in schedule.ended_periods(sub, now)
+        for s, e in schedule.ended_periods(sub, now, first)
         if not _cut_by_immediate_cancel(sub, (s, e))
     ]
+
+
+def first_unbilled(sub: Subscription, count: int, last_end: int | None) -> int:
+    """The period index to start `cycle_targets` at, given how many cycle invoices exist and
+    the latest period end among them: just after it when no period before it lacks one (the
+    usual case, so a close or a preview costs the same in a subscription's third year as in
+    its first), else 0 (a deleted draft left a gap that the next run must fill)."""
+    if not count or last_end is None:
+        return 0
+    k = schedule.period_index(sub, last_end)
+    return k if k == count else 0
 
 
 def cancel_target(sub: Subscription) -> Target | None:

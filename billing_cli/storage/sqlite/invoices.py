@@ -326,17 +326,36 @@ class InvoiceStore:
         )
         return [ChainEntry(*row) for row in rows]
 
-    def invoice_targets(self, subscription: str) -> dict[Target, tuple[str, str]]:
-        """Target → (invoice id, status) for every invoice of a subscription."""
+    def invoice_targets(
+        self, subscription: str, after: int | None = None
+    ) -> dict[Target, tuple[str, str]]:
+        """Target → (invoice id, status) for every invoice of a subscription; with `after`,
+        only its drafts and the invoices whose period ends after it (a close or a preview
+        needs no more than that, whatever the subscription's age)."""
+        params: list[object]
+        where, params = "", [subscription]
+        if after is not None:
+            where = " AND (status = 'draft' OR period_end > ?)"
+            params = [subscription, after]
         rows = self.conn.execute(
             "SELECT id, status, billing_reason, period_start, period_end FROM invoices"
-            " WHERE subscription = ?",
-            (subscription,),
+            f" WHERE subscription = ?{where}",
+            params,
         )
         return {
             Target(r["billing_reason"], r["period_start"], r["period_end"]): (r["id"], r["status"])
             for r in rows
         }
+
+    def cycle_summary(self, subscription: str) -> tuple[int, int | None]:
+        """(number of cycle invoices, latest period_end among them) of a subscription: with
+        `invoicing.first_unbilled`, where the next cycle period to invoice is."""
+        row = self.conn.execute(
+            "SELECT count(*), max(period_end) FROM invoices WHERE subscription = ?"
+            " AND billing_reason = 'subscription_cycle'",
+            (subscription,),
+        ).fetchone()
+        return row[0], row[1]
 
     # -- integrity ----------------------------------------------------------------------------
     def integrity_problems(self) -> list[str]:
