@@ -61,7 +61,8 @@ def test_close_and_preview_do_not_walk_the_whole_history(
     assert steps[0] < 40, steps[0]  # stepping from the start would take > 240
     steps[0] = 0
     preview = invoices_api.upcoming(ctx, customer="cus_alpaca")
-    assert preview.period_start == daily.json("invoice", "list")["data"][0]["period_end"]
+    listed = daily.json("invoice", "list")["data"]
+    assert preview.period_start == max(i["period_end"] for i in listed)
     assert steps[0] < 40, steps[0]
 
 
