@@ -175,3 +175,23 @@ def test_drafts_are_no_einvoices(billing: Billing) -> None:
     billing.json("invoice", "run", now="2026-12-01T09:05:00Z")
     draft = billing.json("invoice", "list", now="2026-12-01T09:05:00Z")["data"][0]["id"]
     assert_error(billing("invoice", "einvoice", draft, "--format", "xrechnung"), 5, "draft")
+
+
+def test_without_the_extra_the_error_names_it(issued: Billing) -> None:
+    """Without drafthorse (the `einvoice` extra) the command says what to install, exit 2."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['drafthorse'] = None\n"  # as if it were not installed
+        "from billing_cli.cli import main; main()"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, "--db", str(issued.db), "invoice", "einvoice",
+         "ALPACA-0001", "--format", "xrechnung", "-o", str(issued.db.parent / "x.xml")],
+        capture_output=True, text=True, env={"PYTHONPATH": str(Path(__file__).parents[1])},
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: e-invoices need the einvoice extra (drafthorse")
+    assert "pip install 'billing-cli[einvoice]'" in result.stderr
+    assert not (issued.db.parent / "x.xml").exists()

@@ -68,13 +68,8 @@ def _complete(address: dict[str, Any]) -> bool:
 
 def einvoice_bytes(data: dict[str, Any], fmt: str) -> tuple[bytes, bytes]:
     """(the CII XML, the file: that XML, or the ZUGFeRD PDF embedding it)."""
-    try:
-        from billing_cli.present import einvoice
-    except ImportError as exc:  # pragma: no cover - the test extra installs the libraries
-        raise UsageError(
-            f"e-invoices need the einvoice extra ({exc.name} is not installed)",
-            hint="pip install 'billing-cli[einvoice]'",
-        ) from exc
+    from billing_cli.present import einvoice
+
     gaps = einvoice.missing(data, fmt)
     if gaps:
         what, option = gaps[0]
@@ -84,10 +79,16 @@ def einvoice_bytes(data: dict[str, Any], fmt: str) -> tuple[bytes, bytes]:
             f" set it with `{option}`",
             hint="; ".join(f"{w}: `{o}`" for w, o in gaps),
         )
-    xml = einvoice.cii_xml(data, fmt)
-    if fmt == "xrechnung":
-        return xml, xml
-    return xml, einvoice.zugferd_pdf(invoice_pdf_bytes(data), xml, data)
+    try:
+        xml = einvoice.cii_xml(data, fmt)
+        if fmt == "xrechnung":
+            return xml, xml
+        return xml, einvoice.zugferd_pdf(invoice_pdf_bytes(data), xml, data)
+    except ImportError as exc:  # drafthorse and factur-x are the optional `einvoice` extra
+        raise UsageError(
+            f"e-invoices need the einvoice extra ({exc.name} is not installed)",
+            hint="pip install 'billing-cli[einvoice]'",
+        ) from exc
 
 
 def _write(target: Path, fmt: str, data: dict[str, Any], *, replace: bool) -> bool:
