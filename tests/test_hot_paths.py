@@ -92,3 +92,32 @@ def test_import_reads_finalized_periods_once_not_per_batch(
     summary = event_import.import_events(ctx, io.BytesIO(csv.encode()), "csv", batch_size=5)
     assert summary.accepted == 50 and summary.late == 50  # every October day is invoiced
     assert reads[0] == 1, reads[0]  # ten batches, one read
+
+
+def test_preview_looks_up_only_pending_late_events(
+    alpaca: Billing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alpaca.json("subscription", "create", "--customer", "cus_alpaca", "--price", "price_tokens")
+    alpaca.json("invoice", "run", now="2026-12-01T10:00:00Z")  # November finalized
+
+    def late(n: int, at: str, now: str) -> None:
+        rows = "".join(f"api_tokens,l{n}_{i},{at},cus_alpaca,100\n" for i in range(n))
+        header = "event_name,identifier,timestamp,stripe_customer_id,value\n"
+        assert alpaca("event", "import", "-", "--format", "csv", now=now, input=header + rows)
+        alpaca.json("event", "late", "--resolve", "next-invoice", now=now)
+
+    late(30, "2026-11-20T00:00:00Z", now="2026-12-02T00:00:00Z")
+    run = alpaca.json("invoice", "run", now="2027-01-01T10:00:00Z")  # December + late line
+    assert len(run["finalized"]) == 1
+    lookups = _counting(monkeypatch, Ledger, "covering_line")
+    ctx = Context(db=str(alpaca.db), now=parse_time("2027-01-15T00:00:00Z"))
+    preview = invoices_api.upcoming(ctx, customer="cus_alpaca")
+    assert [li.type for li in preview.lines] == ["subscription"]  # nothing pending
+    assert lookups[0] == 0, lookups[0]  # not one lookup per late event already invoiced
+    late(1, "2026-12-20T00:00:00Z", now="2027-01-16T00:00:00Z")  # one more, still billed
+    lookups[0] = 0
+    ctx = Context(db=str(alpaca.db), now=parse_time("2027-01-17T00:00:00Z"))
+    preview = invoices_api.upcoming(ctx, customer="cus_alpaca")
+    [late_line] = [li for li in preview.lines if li.type == "late_usage"]
+    assert late_line.quantity_decimal == 100 and late_line.explain["identifiers"] == ["l1_0"]
+    assert lookups[0] == 1

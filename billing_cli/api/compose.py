@@ -128,31 +128,35 @@ def late_line(
 def pending_late_lines(led: LedgerStore, customer: str, as_of: int, base: BaseUsage) -> list[Line]:
     """Late-usage lines the customer's next invoice carries: one per original line that has
     resolved late events no finalized late-usage line has counted yet."""
-    resolved = [
-        e
-        for e in led.resolved_late_events(customer)
-        if e.resolved_at is not None and e.resolved_at <= as_of
-    ]
-    if not resolved:
-        return []
-    billed: dict[str, list[StoredLine]] = {}
-    counted: set[str] = set()
-    for stored in led.finalized_late_lines(customer):
-        billed.setdefault(stored.line.explain["original_line"], []).append(stored)
-        counted.update(stored.line.explain["identifiers"])
-    by_line: dict[str, tuple[StoredLine, list[LateEvent]]] = {}
-    for event in resolved:
+
+    def due(events: list[LateEvent]) -> list[LateEvent]:
+        return [e for e in events if e.resolved_at is not None and e.resolved_at <= as_of]
+
+    # Only events resolved since the customer's last finalization can be pending: that
+    # invoice carried every one resolved by then. The lookups below are for those alone, so a
+    # preview costs the same after ten thousand invoiced late events as after none.
+    since = led.last_finalized_at(customer)
+    candidates = due(led.resolved_late_events(customer, since=since))
+    originals: dict[str, StoredLine] = {}
+    for event in candidates:
         original = led.covering_line(customer, event.meter, event.timestamp)
-        if original is None or original.line.id is None:
-            continue
-        by_line.setdefault(original.line.id, (original, []))[1].append(event)
+        if original is not None and original.line.id is not None:
+            originals.setdefault(original.line.id, original)
     lines = []
-    for line_id, (original, events) in sorted(
-        by_line.items(), key=lambda kv: (kv[1][0].line.period_start, kv[0])
+    for line_id, original in sorted(
+        originals.items(), key=lambda kv: (kv[1].line.period_start, kv[0])
     ):
+        line = original.line
+        events = [
+            e
+            for e in due(led.resolved_late_events(customer, original_invoice=original.invoice))
+            if e.meter == line.meter and line.period_start <= e.timestamp < line.period_end
+        ]
+        earlier = led.finalized_late_lines(customer, original_line=line_id)
+        counted = {i for stored in earlier for i in stored.line.explain["identifiers"]}
         if all(e.identifier in counted for e in events):
             continue
-        lines.append(late_line(led, base, customer, original, events, billed.get(line_id, [])))
+        lines.append(late_line(led, base, customer, original, events, earlier))
     return lines
 
 

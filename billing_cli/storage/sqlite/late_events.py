@@ -49,20 +49,38 @@ class LateEventStore:
         )
         return [_late(r) for r in rows]
 
-    def resolved_late_events(self, customer: str) -> list[LateEvent]:
+    def resolved_late_events(
+        self, customer: str, *, since: int | None = None, original_invoice: str | None = None
+    ) -> list[LateEvent]:
         """The customer's resolved late events (not cancelled), found through the small
-        adjustments table so that invoicing never scans meter_events."""
+        adjustments table so that invoicing never scans meter_events; `since`: resolved at or
+        after it; `original_invoice`: resolved onto a line of that finalized invoice."""
+        params: list[object]
+        where, params = "", [customer]
+        if since is not None:
+            where, params = " AND r.created >= ?", [*params, since]
+        if original_invoice is not None:
+            where, params = where + " AND r.invoice = ?", [*params, original_invoice]
         rows = self.conn.execute(
             "SELECT e.seq, e.identifier, e.event_name, e.meter, e.customer, e.timestamp,"
             " e.value, e.received, r.invoice AS resolved_invoice, r.created AS resolved_at"
             # CROSS JOIN pins the small adjustments table as the outer loop (SQLite's rule).
             " FROM meter_event_adjustments r CROSS JOIN meter_events e"
             " ON e.identifier = r.identifier"
-            f" WHERE r.type = 'resolve' AND e.customer = ? AND e.status = 'late'"
+            f" WHERE r.type = 'resolve' AND e.customer = ? AND e.status = 'late'{where}"
             f" AND {_NOT_CANCELLED} ORDER BY e.seq",
-            (customer,),
+            params,
         )
         return [_late(r) for r in rows]
+
+    def last_finalized_at(self, customer: str) -> int | None:
+        """When the customer's latest invoice was finalized: it carried every late event
+        resolved by then (`api.compose.pending_late_lines`)."""
+        row = self.conn.execute(
+            "SELECT max(finalized_at) FROM invoices WHERE customer = ? AND status <> 'draft'",
+            (customer,),
+        ).fetchone()
+        return row[0]
 
     def covering_line(self, customer: str, meter: str, timestamp: int) -> StoredLine | None:
         """The finalized metered line whose period holds `timestamp` (what makes it late)."""
@@ -88,13 +106,20 @@ class LateEventStore:
             return None
         return StoredLine(row["invoice"], row["_fin"], row["_num"], line_from_row(row))
 
-    def finalized_late_lines(self, customer: str) -> list[StoredLine]:
-        """Late-usage lines on the customer's finalized invoices, in finalization order."""
+    def finalized_late_lines(
+        self, customer: str, original_line: str | None = None
+    ) -> list[StoredLine]:
+        """Late-usage lines on the customer's finalized invoices (those for `original_line`
+        only, when given), in finalization order."""
+        where, params = "", [customer]
+        if original_line is not None:
+            where = " AND json_extract(l.explain, '$.original_line') = ?"
+            params = [customer, original_line]
         rows = self.conn.execute(
             "SELECT l.*, i.finalized_at AS _fin, i.number AS _num FROM invoice_lines l"
             " JOIN invoices i ON i.id = l.invoice"
-            " WHERE i.customer = ? AND i.status != 'draft' AND l.type = 'late_usage'",
-            (customer,),
+            f" WHERE i.customer = ? AND i.status != 'draft' AND l.type = 'late_usage'{where}",
+            params,
         ).fetchall()
         found = [StoredLine(r["invoice"], r["_fin"], r["_num"], line_from_row(r)) for r in rows]
         return sorted(found, key=lambda s: (s.finalized_at, number_seq(s.number), s.line.id))
