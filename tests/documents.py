@@ -60,7 +60,7 @@ def november(billing: Billing, tokens: str = "5055") -> dict:
 
 
 def undo_documents(conn: sqlite3.Connection) -> None:
-    """Take a current ledger back to before migrations 6, 7 and 8 (what tests of older
+    """Take a current ledger back to before migrations 6 to 9 (what tests of older
     migrations need: a file that truly is of the older version): its schema, and the hashes an
     older program gave its finalized invoices (no seller and buyer snapshot, no taxes)."""
     from billing_cli.domain.chain import invoice_hash
@@ -74,6 +74,7 @@ def undo_documents(conn: sqlite3.Connection) -> None:
     ).fetchall()
     for name, _ in triggers:
         conn.execute(f"DROP TRIGGER {name}")
+    conn.execute("DROP TABLE catalog_chain")  # migration 9 (its index and triggers go with it)
     conn.execute("DROP VIEW events")  # migration 8
     conn.execute("ALTER TABLE account DROP COLUMN iban")
     conn.execute("ALTER TABLE account DROP COLUMN bic")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from billing_cli.api import ledger_head
 from billing_cli.api.chain_check import Problem, check_event_chains, check_invoice_chain
 from billing_cli.api.compose import base_usage, catalog_for, late_line, tax_rates_for
 from billing_cli.api.context import Context
@@ -42,6 +43,7 @@ class CheckReport:
     problems: list[Problem] = field(default_factory=list)
     chains: dict[str, dict[str, object]] = field(default_factory=dict)  # table -> seq, hash
     removed_stale: list[tuple[Path, int]] = field(default_factory=list)  # killed backups' files
+    head: str | None = None  # `ledger_head.current_head`: for --print-head, and in --json
 
     @property
     def ok(self) -> bool:
@@ -254,8 +256,10 @@ def _check_customers(led: LedgerStore, invoices: list[Invoice]) -> list[Problem]
     return found
 
 
-def check_ledger(ctx: Context) -> CheckReport:
-    """Every finding is a `Problem`; the CLI exits 6 when there is any."""
+def check_ledger(ctx: Context, *, expect_head: str | None = None) -> CheckReport:
+    """Every finding is a `Problem`; the CLI exits 6 when there is any. `expect_head` is a head
+    printed earlier (`ledger_head`): the ledger must still be exactly there."""
+    expected = None if expect_head is None else ledger_head.parse_expected(expect_head)
     report = CheckReport()
     found = report.problems
 
@@ -270,12 +274,16 @@ def check_ledger(ctx: Context) -> CheckReport:
         unreadable: list[Problem] = []
         invoices, skipped = _read_invoices(led, unreadable)
         report.chains = led.chain_heads()
+        report.head = ledger_head.current_head(led)
         step("ledger", "walking the event chains", lambda: check_event_chains(led))
         step(
             "ledger",
             "walking the invoice chain",
             lambda: check_invoice_chain(led, invoices, skipped),
         )
+        step("ledger", "walking the catalog chain", lambda: _catalog_problems(led))
+        if expected is not None:
+            step("ledger", "comparing the head", lambda: ledger_head.head_problems(led, expected))
         found += unreadable
         found += [Problem("ledger", p) for p in led.integrity_problems()]
         step("ledger", "checking the hourly roll-ups", lambda: _rollup_problems(led))
@@ -290,7 +298,12 @@ def check_ledger(ctx: Context) -> CheckReport:
                 lambda i=inv, n=name: _check_invoice(led, i, n, history),  # type: ignore[misc]
             )
         step("ledger", "checking the customers", lambda: _check_customers(led, invoices))
+        found += [Problem("ledger", p) for p in led.schema_problems()]
     return report
+
+
+def _catalog_problems(led: LedgerStore) -> list[Problem]:
+    return [Problem("ledger", p) for p in led.catalog_chain_problems()]
 
 
 def _rollup_problems(led: LedgerStore) -> list[Problem]:

@@ -94,14 +94,34 @@ def _removed_json(removed: list[tuple[Path, int]]) -> list[dict[str, object]]:
 
 
 @ledger_app.command("check")
-def ledger_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Walk the hash chains (events, adjustments, invoices), recompute every finalized invoice
-    from events and prices; check numbering, balances and references. Exit 0 when everything
-    holds, 6 otherwise (the first row that does not match is named)."""
+def ledger_check(
+    ctx: typer.Context,
+    print_head: Annotated[
+        bool,
+        typer.Option(
+            "--print-head",
+            help="When the check passes, print the ledger's head (one line) to keep elsewhere.",
+        ),
+    ] = False,
+    expect_head: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-head",
+            metavar="HEAD",
+            help="A head printed earlier: the ledger must still be exactly there.",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Walk the hash chains (events, adjustments, invoices, catalog) and compare the schema with
+    billing's own; recompute every finalized invoice from events and prices; check numbering,
+    balances and references. Exit 0 when everything holds, 6 otherwise (the first row that does
+    not match is named). --print-head / --expect-head HEAD anchor the ledger outside the file,
+    which reveals rows cut off the end or appended behind billing's back."""
     from billing_cli.api.ledger_check import check_ledger
     from billing_cli.errors import LedgerError
 
-    report = check_ledger(context(ctx))
+    report = check_ledger(context(ctx), expect_head=expect_head)
     _say_removed(report.removed_stale)
     problems = [{"subject": p.subject, "problem": p.message} for p in report.problems]
     if as_json:
@@ -112,6 +132,7 @@ def ledger_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 "invoices_checked": report.invoices,
                 "lines_checked": report.lines,
                 "chains": report.chains,
+                "head": report.head if report.ok else None,
                 "problems": problems,
                 "removed_stale_files": _removed_json(report.removed_stale),
             }
@@ -123,11 +144,18 @@ def ledger_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
         ]
         print_table(columns, problems, title="ledger check: problems")
     else:
-        typer.echo(
+        summary = (
             f"ledger check: ok ({report.invoices} finalized invoice(s), {report.lines} line(s) "
-            "recomputed from events and prices; event, adjustment and invoice chains and "
-            "roll-ups verified)"
+            "recomputed from events and prices; event, adjustment, invoice and catalog chains, "
+            "schema and roll-ups verified"
+            + ("; the ledger is at the expected head" if expect_head else "")
+            + ")"
         )
+        if print_head:  # stdout holds the head alone, for `head=$(billing ledger check …)`
+            note(summary)
+            typer.echo(report.head)
+        else:
+            typer.echo(summary)
     if problems:
         first = report.problems[0]
         raise LedgerError(

@@ -58,6 +58,35 @@ def link(previous: str, values: Sequence[object]) -> str:
     return hashlib.sha256(previous.encode() + b"\n" + canonical(values)).hexdigest()
 
 
+# --- the ledger's head: every chain's last row, in one token a user can keep ---
+# `v1:<seq>.<seq>.…:<digest>`: the last seq of each chain (`CHAIN_TABLES` order) and 128 bits
+# of sha256 over (table, seq, hash) of those rows. Kept outside the file (a cron log, a
+# ticket), it reveals what no hash inside the file can: rows cut off the end of a chain, rows
+# appended since, or a history rewritten with every hash recomputed.
+HEAD_FORMAT = "v1:<seq>.<seq>.<seq>.<seq>:<32 hex digits>"
+
+
+def head_token(rows: Sequence[tuple[str, int, str | None]]) -> str:
+    """The head of chains given as (table, last seq, that row's hash)."""
+    return f"v1:{'.'.join(str(seq) for _, seq, _ in rows)}:{head_digest(rows)}"
+
+
+def head_digest(rows: Sequence[tuple[str, int, str | None]]) -> str:
+    return hashlib.sha256(canonical([list(row) for row in rows])).hexdigest()[:32]
+
+
+def parse_head(text: str) -> tuple[list[int], str] | None:
+    """(seq per chain, digest) of a head token, or None when it is not one."""
+    version, _, rest = text.strip().partition(":")
+    seqs, _, digest = rest.partition(":")
+    parts = seqs.split(".")
+    if version != "v1" or len(digest) != 32 or not all(p.isdigit() and p.isascii() for p in parts):
+        return None
+    if any(c not in "0123456789abcdef" for c in digest) or not 1 <= len(parts) <= 16:
+        return None
+    return [int(p) for p in parts], digest
+
+
 # --- invoices ---
 
 

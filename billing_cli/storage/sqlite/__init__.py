@@ -13,6 +13,7 @@ from pathlib import Path
 from billing_cli.storage.sqlite.account import AccountStore
 from billing_cli.storage.sqlite.base import LedgerBase
 from billing_cli.storage.sqlite.catalog import CatalogStore
+from billing_cli.storage.sqlite.catalog_chain import CatalogChainStore
 from billing_cli.storage.sqlite.connection import translated
 from billing_cli.storage.sqlite.events import EventStore
 from billing_cli.storage.sqlite.invoices import InvoiceStore
@@ -29,6 +30,7 @@ class Ledger(
     InvoiceStore,
     EventStore,
     CatalogStore,
+    CatalogChainStore,
     LedgerBase,
 ):
     """A billing ledger file. Open with `Ledger(path, create=...)`; use `write()`/`read()`."""

@@ -8,6 +8,7 @@ import sqlite3
 from billing_cli.domain import parties
 from billing_cli.domain.models import Account
 from billing_cli.storage.sqlite.catalog import address_json
+from billing_cli.storage.sqlite.catalog_chain import seal
 
 
 class AccountStore:
@@ -49,3 +50,4 @@ class AccountStore:
                 a.bic,
             ),
         )
+        seal(self.conn, "account", 1)

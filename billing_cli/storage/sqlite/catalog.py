@@ -19,6 +19,7 @@ from billing_cli.domain.models import (
     Tier,
 )
 from billing_cli.domain.money import decimal_str
+from billing_cli.storage.sqlite.catalog_chain import seal
 
 
 def _dumps(value: object) -> str:
@@ -117,6 +118,7 @@ class CatalogStore:
                 m.status,
             ),
         )
+        seal(self.conn, "meters", m.id)
 
     def get_meter(self, meter_id: str) -> Meter | None:
         row = self.conn.execute("SELECT * FROM meters WHERE id = ?", (meter_id,)).fetchone()
@@ -139,6 +141,7 @@ class CatalogStore:
             f"UPDATE meters SET {sets}, updated = ? WHERE id = ?",
             (*fields.values(), updated, meter_id),
         )
+        seal(self.conn, "meters", meter_id)
 
     # -- products -------------------------------------------------------------------------
     def insert_product(self, p: Product) -> None:
@@ -155,6 +158,7 @@ class CatalogStore:
                 _dumps(p.metadata),
             ),
         )
+        seal(self.conn, "products", p.id)
 
     def get_product(self, product_id: str) -> Product | None:
         row = self.conn.execute("SELECT * FROM products WHERE id = ?", (product_id,)).fetchone()
@@ -193,6 +197,7 @@ class CatalogStore:
                 _dumps(p.metadata),
             ),
         )
+        seal(self.conn, "prices", p.id)
 
     def get_price(self, price_id: str) -> Price | None:
         row = self.conn.execute("SELECT * FROM prices WHERE id = ?", (price_id,)).fetchone()
@@ -230,6 +235,7 @@ class CatalogStore:
                 c.buyer_reference,
             ),
         )
+        seal(self.conn, "customers", c.id)
 
     def update_customer(self, c: Customer) -> None:
         """Write the fields `customer update` may change (Stripe's mutable customer fields)."""
@@ -246,6 +252,7 @@ class CatalogStore:
                 c.id,
             ),
         )
+        seal(self.conn, "customers", c.id)
 
     def get_customer(self, customer_id: str) -> Customer | None:
         row = self.conn.execute("SELECT * FROM customers WHERE id = ?", (customer_id,)).fetchone()
@@ -266,6 +273,7 @@ class CatalogStore:
 
     def set_customer_currency(self, customer_id: str, currency: str) -> None:
         self.conn.execute("UPDATE customers SET currency = ? WHERE id = ?", (currency, customer_id))
+        seal(self.conn, "customers", customer_id)
 
     def id_exists(self, table: str, object_id: str) -> bool:
         assert table in {"meters", "products", "prices", "customers", "subscriptions", "tax_rates"}
@@ -304,6 +312,11 @@ class CatalogStore:
             "INSERT INTO subscription_tax_rates (subscription, position, tax_rate) VALUES (?,?,?)",
             [(s.id, position, rate) for position, rate in enumerate(s.default_tax_rates)],
         )
+        seal(self.conn, "subscriptions", s.id)
+        for item in s.items:
+            seal(self.conn, "subscription_items", item.id)
+        for position in range(len(s.default_tax_rates)):
+            seal(self.conn, "subscription_tax_rates", s.id, position)
 
     def _subscriptions(self, where: str, params: tuple) -> list[Subscription]:
         rows = self.conn.execute(
@@ -358,3 +371,4 @@ class CatalogStore:
         self.conn.execute(
             f"UPDATE subscriptions SET {sets} WHERE id = ?", (*fields.values(), subscription_id)
         )
+        seal(self.conn, "subscriptions", subscription_id)

@@ -237,10 +237,17 @@ def _canonicalize_decimals(conn: sqlite3.Connection) -> None:
     canonicalize_decimals(conn)
 
 
+def _seal_catalog(conn: sqlite3.Connection) -> None:
+    from billing_cli.storage.sqlite.catalog_chain import seal_all
+
+    seal_all(conn)
+
+
 # (Imported when a migration runs, not by every command that opens the ledger.)
 BACKFILLS: dict[int, Callable[[sqlite3.Connection], None]] = {
     4: _backfill_invoice_chain,
     5: _canonicalize_decimals,
+    9: _seal_catalog,
 }
 
 
@@ -249,7 +256,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         for number in range(version, SCHEMA_VERSION):
-            for statement in _split(MIGRATIONS[number]):
+            for statement in split_script(MIGRATIONS[number]):
                 conn.execute(statement)
             backfill = BACKFILLS.get(number + 1)
             if backfill is not None:
@@ -262,7 +269,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
         raise
 
 
-def _split(script: str) -> list[str]:
+def split_script(script: str) -> list[str]:
     """Split a migration into statements; triggers (BEGIN … END;) stay whole."""
     statements: list[str] = []
     buffer = ""

@@ -40,6 +40,7 @@ COUNTED_TABLES = (
     "invoices",
     "invoice_lines",
     "invoice_chain",
+    "catalog_chain",
 )
 
 
@@ -79,6 +80,19 @@ class MaintenanceStore:
             f" (SELECT 1 FROM {table} b WHERE b.seq = a.seq + 1) ORDER BY a.seq LIMIT 1",
             (top,),
         ).fetchone()
+        return None if row is None else row[0]
+
+    def schema_problems(self) -> list[str]:
+        """Tables, indexes and triggers that differ from the ones billing creates (a dropped
+        append-only trigger above all): `schema_check`."""
+        from billing_cli.storage.sqlite.schema_check import schema_problems
+
+        return schema_problems(self.conn)
+
+    def chain_hash_at(self, table: str, seq: int) -> str | None:
+        """The hash of a chain's row `seq` (None when there is no such row)."""
+        assert table in CHAIN_TABLES
+        row = self.conn.execute(f"SELECT hash FROM {table} WHERE seq = ?", (seq,)).fetchone()
         return None if row is None else row[0]
 
     def page_problems(self) -> list[str]:

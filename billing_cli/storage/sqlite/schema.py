@@ -6,6 +6,7 @@ so that a value of the wrong type is refused by SQLite as well as by the code.
 
 from __future__ import annotations
 
+from billing_cli.storage.sqlite.catalog_chain import MIGRATION as CATALOG_CHAIN
 from billing_cli.storage.sqlite.schema_documents import EINVOICE, SELLER_AND_BUYER, TAXES
 
 APPLICATION_ID = 0x42494C4C  # "BILL": marks a file as a billing ledger (PRAGMA application_id)
@@ -359,6 +360,9 @@ MIGRATIONS: list[str] = [
     TAXES,
     # 8: the seller's IBAN and BIC, a customer's buyer reference (e-invoices); `events` view
     EINVOICE,
+    # 9: the catalog chain (tamper evidence for meters, prices, customers, subscriptions, …;
+    # domain/catalog_seal.py); `catalog_chain.seal_all` seals the rows of an older ledger
+    CATALOG_CHAIN,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,6 +14,7 @@ from decimal import Decimal
 from billing_cli.domain.models import TaxRate
 from billing_cli.domain.money import decimal_str
 from billing_cli.domain.tax import LineTax, TaxTotal, taxes_data
+from billing_cli.storage.sqlite.catalog_chain import seal
 
 
 def taxes_json(taxes: tuple[LineTax, ...] | tuple[TaxTotal, ...]) -> str:
@@ -70,6 +71,7 @@ class TaxRateStore:
                 json.dumps(r.metadata, sort_keys=True, separators=(",", ":")),
             ),
         )
+        seal(self.conn, "tax_rates", r.id)
 
     def update_tax_rate(self, r: TaxRate) -> None:
         self.conn.execute(
@@ -88,6 +90,7 @@ class TaxRateStore:
                 r.id,
             ),
         )
+        seal(self.conn, "tax_rates", r.id)
 
     def get_tax_rate(self, tax_rate_id: str) -> TaxRate | None:
         row = self.conn.execute("SELECT * FROM tax_rates WHERE id = ?", (tax_rate_id,)).fetchone()
