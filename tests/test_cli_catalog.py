@@ -642,10 +642,14 @@ def test_tables_show_times_as_iso(alpaca) -> None:
 
 
 def test_price_table_shows_unit_price_in_major_units(alpaca) -> None:
+    """The table shows major units; CSV keeps the number (Stripe's minor-unit decimal) and the
+    currency in its own column, so a spreadsheet can compute with it."""
+    table = alpaca("price", "list").stdout
+    assert "0.0004 USD" in table and "20.00 USD" in table
     rows = list(csv.DictReader(io.StringIO(alpaca("price", "list", "--csv").stdout)))
-    assert {r["id"]: r["unit_price"] for r in rows} == {
-        "price_tokens": "0.0004 USD",
-        "price_seats": "20.00 USD",
+    assert {r["id"]: (r["unit_amount_decimal"], r["currency"]) for r in rows} == {
+        "price_tokens": ("0.04", "usd"),
+        "price_seats": ("2000", "usd"),
     }
 
 

@@ -91,9 +91,9 @@ def test_list_filters_and_formats(alpaca: Billing) -> None:
         json_of(send(alpaca, "--customer", customer, "--value", "1", "--identifier", ident,
                      "--timestamp", ts, "--json"))  # fmt: skip
     ids = lambda *a: [e["identifier"] for e in alpaca.json("event", "list", *a)["data"]]  # noqa: E731
-    assert ids() == ["a", "b", "c"]
-    assert ids("--customer", "cus_alpaca") == ["a", "c"]
-    assert ids("--meter", "mtr_tokens", "--start", "2026-10-31") == ["a", "b"]
+    assert ids() == ["c", "b", "a"]  # newest received first
+    assert ids("--customer", "cus_alpaca") == ["c", "a"]
+    assert ids("--meter", "mtr_tokens", "--start", "2026-10-31") == ["b", "a"]
     assert ids("--end", "2026-10-31") == ["c"]
     csv_out = alpaca("event", "list", "--csv")
     assert csv_out.exit_code == 0

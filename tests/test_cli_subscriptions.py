@@ -97,8 +97,8 @@ def test_list_filters_by_customer(alpaca) -> None:
     theirs = alpaca.json("subscription", "create", "--customer", "cus_other", "--price",
                          "price_seats")  # fmt: skip
     assert [s["id"] for s in alpaca.json("subscription", "list")["data"]] == sorted(
-        [mine["id"], theirs["id"]], key=[mine["id"], theirs["id"]].index
-    )
+        [mine["id"], theirs["id"]], key=[theirs["id"], mine["id"]].index
+    )  # newest first
     only = alpaca.json("subscription", "list", "--customer", "cus_other")["data"]
     assert [s["id"] for s in only] == [theirs["id"]]
 

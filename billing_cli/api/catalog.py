@@ -19,6 +19,7 @@ from billing_cli.api.context import (
     Context,
     check_pattern,
     check_text,
+    newest_first,
     parse_metadata,
 )
 from billing_cli.domain.models import Customer, Meter, Product
@@ -110,7 +111,7 @@ def get_meter(ctx: Context, meter_id: str) -> Meter:
 
 def list_meters(ctx: Context) -> list[Meter]:
     with ctx.ledger(write=False) as led:
-        return led.list_meters()
+        return newest_first(led.list_meters())
 
 
 def update_meter(ctx: Context, meter_id: str, *, display_name: str) -> Meter:
@@ -195,7 +196,7 @@ def get_product(ctx: Context, product_id: str) -> Product:
 
 def list_products(ctx: Context) -> list[Product]:
     with ctx.ledger(write=False) as led:
-        return led.list_products()
+        return newest_first(led.list_products())
 
 
 # -- customers ---------------------------------------------------------------------------
@@ -311,4 +312,4 @@ def get_customer(ctx: Context, customer_id: str) -> Customer:
 
 def list_customers(ctx: Context) -> list[Customer]:
     with ctx.ledger(write=False) as led:
-        return led.list_customers()
+        return newest_first(led.list_customers())

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from billing_cli.clock import to_unix
 from billing_cli.errors import InvalidInput
@@ -48,6 +49,16 @@ class Context:
 
     def ledger_exists(self) -> bool:
         return ledger_exists(self.db)
+
+
+T = TypeVar("T")
+
+
+def newest_first(objects: list[T]) -> list[T]:
+    """Every list is newest first, as Stripe's are: the ledger hands objects over in creation
+    order (created, then insertion), so objects created in the same second keep a stable order
+    (the one created last comes first)."""
+    return objects[::-1]
 
 
 METADATA_KEY_MAX = 40

@@ -7,6 +7,8 @@ behaves alike however it arrives.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from billing_cli import ids
@@ -158,28 +160,59 @@ def list_events(
     start: str | None = None,
     end: str | None = None,
     invoice: str | None = None,
-) -> list[StoredEvent]:
-    """Events in receipt order, filtered; `invoice` selects the events it billed."""
+    starting_after: str | None = None,
+) -> Iterator[StoredEvent]:
+    """Events newest received first, filtered; `invoice` selects the events it billed. The
+    arguments are checked now (a bad one raises before anything is printed); the events are
+    then streamed from one read transaction, so the first arrives at once whatever the count."""
     start_ts, end_ts = _time(start, "--start"), _time(end, "--end")
-    with ctx.ledger(write=False) as led, led.read():
+    stack = ExitStack()
+    try:
+        led = stack.enter_context(ctx.ledger(write=False))
+        stack.enter_context(led.read())
         meter_id = require_meter(led, meter).id if meter is not None else None
         if customer is not None:
             require_customer(led, customer)
+        after = None
+        if starting_after is not None:
+            cursor = led.get_event(starting_after)
+            if cursor is None:
+                raise NotFound(
+                    f"--starting-after {starting_after!r}: no event with that identifier",
+                    hint="give the identifier of the last event of the previous page",
+                )
+            after = cursor.seq
         if invoice is None:
-            return list(
-                led.list_events(customer=customer, meter=meter_id, start=start_ts, end=end_ts)
+            found: Iterable[StoredEvent] = led.list_events(
+                customer=customer,
+                meter=meter_id,
+                start=start_ts,
+                end=end_ts,
+                newest_first=True,
+                before_seq=after,
             )
-        found = led.invoice_events(invoice)
-        if found is None:
-            raise NotFound(f"no invoice {invoice!r}", hint="`billing invoice list` shows them")
-    return [
-        e
-        for e in found
-        if (customer is None or e.customer == customer)
-        and (meter_id is None or e.meter == meter_id)
-        and (start_ts is None or e.timestamp >= start_ts)
-        and (end_ts is None or e.timestamp < end_ts)
-    ]
+        else:
+            billed = led.invoice_events(invoice)
+            if billed is None:
+                raise NotFound(f"no invoice {invoice!r}", hint="`billing invoice list` shows them")
+            found = [
+                e
+                for e in sorted(billed, key=lambda e: e.seq, reverse=True)
+                if (customer is None or e.customer == customer)
+                and (meter_id is None or e.meter == meter_id)
+                and (start_ts is None or e.timestamp >= start_ts)
+                and (end_ts is None or e.timestamp < end_ts)
+                and (after is None or e.seq < after)
+            ]
+    except BaseException:
+        stack.close()
+        raise
+
+    def stream() -> Iterator[StoredEvent]:
+        with stack:
+            yield from found
+
+    return stream()
 
 
 # -- cancel --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from billing_cli.api.catalog import (
     require_meter,
     require_product,
 )
-from billing_cli.api.context import Context, check_text, parse_int, parse_metadata
+from billing_cli.api.context import Context, check_text, newest_first, parse_int, parse_metadata
 from billing_cli.domain import money, periods, pricing
 from billing_cli.domain.models import Price, Tier
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
@@ -197,4 +197,4 @@ def get_price(ctx: Context, price_id: str) -> Price:
 
 def list_prices(ctx: Context) -> list[Price]:
     with ctx.ledger(write=False) as led:
-        return led.list_prices()
+        return newest_first(led.list_prices())

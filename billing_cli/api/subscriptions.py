@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from billing_cli import ids
 from billing_cli.api.catalog import require_customer
-from billing_cli.api.context import Context, parse_int, parse_metadata
+from billing_cli.api.context import Context, newest_first, parse_int, parse_metadata
 from billing_cli.api.prices import require_price
 from billing_cli.api.tax_rates import default_tax_rates as resolve_tax_rates
 from billing_cli.clock import format_time, from_unix, to_unix
@@ -226,7 +226,7 @@ def list_subscriptions(ctx: Context, customer: str | None = None) -> list[Subscr
     with ctx.ledger(write=False) as led:
         if customer is not None:
             require_customer(led, customer)
-        return led.list_subscriptions(customer)
+        return newest_first(led.list_subscriptions(customer))
 
 
 def prices_of(ctx: Context, subs: list[Subscription]) -> dict[str, Price]:

@@ -13,8 +13,24 @@ import typer
 from billing_cli.api import catalog as api
 from billing_cli.api import prices as prices_api
 from billing_cli.cli import context
-from billing_cli.cli.output import Column, CsvOption, JsonOption, render_list, render_one
-from billing_cli.clock import format_time
+from billing_cli.cli.output import (
+    AMOUNT,
+    ID,
+    NUMBER,
+    TEXT,
+    AllOption,
+    Column,
+    CsvOption,
+    JsonOption,
+    LimitOption,
+    NlOption,
+    Page,
+    StartingAfterOption,
+    after,
+    render_list,
+    render_one,
+    time_column,
+)
 from billing_cli.errors import InvalidInput, UsageError
 from billing_cli.present import stripe_json as serialize
 from billing_cli.present.amounts import format_unit_amount
@@ -29,21 +45,17 @@ Metadata = Annotated[
 ]
 
 
-def _time(row: dict, key: str = "created") -> str:
-    return format_time(row[key]) if row.get(key) is not None else ""
-
-
 # -- meters ------------------------------------------------------------------------------
 METER_COLUMNS = [
-    Column("id", lambda r: r["id"]),
-    Column("display_name", lambda r: r["display_name"]),
-    Column("event_name", lambda r: r["event_name"]),
-    Column("formula", lambda r: r["default_aggregation"]["formula"]),
+    Column("id", lambda r: r["id"], ID),
+    Column("display_name", lambda r: r["display_name"], TEXT),
+    Column("event_name", lambda r: r["event_name"], ID),
+    Column("formula", lambda r: r["default_aggregation"]["formula"], stack=True),
     Column("customer_key", lambda r: r["customer_mapping"]["event_payload_key"]),
-    Column("value_key", lambda r: r["value_settings"]["event_payload_key"]),
+    Column("value_key", lambda r: r["value_settings"]["event_payload_key"], stack=True),
     Column("window", lambda r: r["event_time_window"]),
-    Column("status", lambda r: r["status"]),
-    Column("created", _time),
+    Column("status", lambda r: r["status"], stack=True),
+    time_column("created", "created"),
 ]
 
 
@@ -78,10 +90,27 @@ def meter_create(
 
 
 @meter_app.command("list")
-def meter_list(ctx: typer.Context, as_json: JsonOption = False, as_csv: CsvOption = False) -> None:
-    """List all meters, active and inactive."""
-    data = [serialize.meter_dict(m) for m in api.list_meters(context(ctx))]
-    render_list(data, METER_COLUMNS, as_json=as_json, as_csv=as_csv, title="meters")
+def meter_list(
+    ctx: typer.Context,
+    limit: LimitOption = None,
+    starting_after: StartingAfterOption = None,
+    all_: AllOption = False,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+    as_nl: NlOption = False,
+) -> None:
+    """List all meters, active and inactive, newest first."""
+    page = Page.of(limit, all_, starting_after)
+    data = [serialize.meter_dict(x) for x in api.list_meters(context(ctx))]
+    render_list(
+        after(data, starting_after, "meter"),
+        METER_COLUMNS,
+        as_json=as_json,
+        as_csv=as_csv,
+        as_nl=as_nl,
+        title="meters",
+        page=page,
+    )
 
 
 @meter_app.command("show")
@@ -119,11 +148,11 @@ def meter_reactivate(ctx: typer.Context, meter_id: IdArg, as_json: JsonOption = 
 
 # -- products ----------------------------------------------------------------------------
 PRODUCT_COLUMNS = [
-    Column("id", lambda r: r["id"]),
-    Column("name", lambda r: r["name"]),
-    Column("unit_label", lambda r: r["unit_label"]),
+    Column("id", lambda r: r["id"], ID),
+    Column("name", lambda r: r["name"], TEXT),
+    Column("unit_label", lambda r: r["unit_label"], TEXT),
     Column("active", lambda r: r["active"]),
-    Column("created", _time),
+    time_column("created", "created", stack=True),
 ]
 
 
@@ -151,11 +180,26 @@ def product_create(
 
 @product_app.command("list")
 def product_list(
-    ctx: typer.Context, as_json: JsonOption = False, as_csv: CsvOption = False
+    ctx: typer.Context,
+    limit: LimitOption = None,
+    starting_after: StartingAfterOption = None,
+    all_: AllOption = False,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+    as_nl: NlOption = False,
 ) -> None:
-    """List products."""
-    data = [serialize.product_dict(p) for p in api.list_products(context(ctx))]
-    render_list(data, PRODUCT_COLUMNS, as_json=as_json, as_csv=as_csv, title="products")
+    """List products, newest first."""
+    page = Page.of(limit, all_, starting_after)
+    data = [serialize.product_dict(x) for x in api.list_products(context(ctx))]
+    render_list(
+        after(data, starting_after, "product"),
+        PRODUCT_COLUMNS,
+        as_json=as_json,
+        as_csv=as_csv,
+        as_nl=as_nl,
+        title="products",
+        page=page,
+    )
 
 
 @product_app.command("show")
@@ -168,7 +212,8 @@ def product_show(ctx: typer.Context, product_id: IdArg, as_json: JsonOption = Fa
 # -- prices ------------------------------------------------------------------------------
 def _price_amount(row: dict) -> str:
     if row["billing_scheme"] == "tiered":
-        return f"{row['tiers_mode']} ({len(row['tiers'])} tiers)"
+        count = len(row["tiers"])
+        return f"{row['tiers_mode']} ({count} tier{'' if count == 1 else 's'})"
     return row["unit_amount_decimal"]
 
 
@@ -180,11 +225,14 @@ def _unit_price(row: dict) -> str:
 
 
 PRICE_COLUMNS = [
-    Column("id", lambda r: r["id"]),
-    Column("product", lambda r: r["product"]),
+    Column("id", lambda r: r["id"], ID),
+    Column("product", lambda r: r["product"], ID, stack=True),
     Column("currency", lambda r: r["currency"]),
-    Column("unit_amount_decimal", _price_amount, right=True),
-    Column("unit_price", _unit_price, right=True),
+    Column("billing_scheme", lambda r: r["billing_scheme"], where="csv"),
+    Column("tiers_mode", lambda r: r["tiers_mode"], where="csv"),
+    # CSV keeps the number (minor units, Stripe's field); a table also names tiered prices.
+    Column("unit_amount_decimal", _price_amount, NUMBER, csv=lambda r: r["unit_amount_decimal"]),
+    Column("unit_price", _unit_price, AMOUNT, where="table", stack=True),
     Column(
         "transform",
         lambda r: (
@@ -197,9 +245,9 @@ PRICE_COLUMNS = [
         "interval",
         lambda r: f"{r['recurring']['interval_count']} {r['recurring']['interval']}",
     ),
-    Column("usage_type", lambda r: r["recurring"]["usage_type"]),
-    Column("meter", lambda r: r["recurring"]["meter"]),
-    Column("lookup_key", lambda r: r["lookup_key"]),
+    Column("usage_type", lambda r: r["recurring"]["usage_type"], stack=True),
+    Column("meter", lambda r: r["recurring"]["meter"], ID),
+    Column("lookup_key", lambda r: r["lookup_key"], ID, stack=True),
     Column("active", lambda r: r["active"]),
 ]
 
@@ -306,10 +354,27 @@ def price_create(
 
 
 @price_app.command("list")
-def price_list(ctx: typer.Context, as_json: JsonOption = False, as_csv: CsvOption = False) -> None:
-    """List prices."""
-    data = [serialize.price_dict(p) for p in prices_api.list_prices(context(ctx))]
-    render_list(data, PRICE_COLUMNS, as_json=as_json, as_csv=as_csv, title="prices")
+def price_list(
+    ctx: typer.Context,
+    limit: LimitOption = None,
+    starting_after: StartingAfterOption = None,
+    all_: AllOption = False,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+    as_nl: NlOption = False,
+) -> None:
+    """List prices, newest first."""
+    page = Page.of(limit, all_, starting_after)
+    data = [serialize.price_dict(x) for x in prices_api.list_prices(context(ctx))]
+    render_list(
+        after(data, starting_after, "price"),
+        PRICE_COLUMNS,
+        as_json=as_json,
+        as_csv=as_csv,
+        as_nl=as_nl,
+        title="prices",
+        page=page,
+    )
 
 
 @price_app.command("show")

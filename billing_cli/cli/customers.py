@@ -9,8 +9,24 @@ import typer
 from billing_cli.api import catalog as api
 from billing_cli.cli import context
 from billing_cli.cli.account import City, Country, Line1, Line2, PostalCode, State, address_input
-from billing_cli.cli.catalog import IdArg, Metadata, _time
-from billing_cli.cli.output import Column, CsvOption, JsonOption, render_list, render_one
+from billing_cli.cli.catalog import IdArg, Metadata
+from billing_cli.cli.output import (
+    AMOUNT,
+    ID,
+    TEXT,
+    AllOption,
+    Column,
+    CsvOption,
+    JsonOption,
+    LimitOption,
+    NlOption,
+    Page,
+    StartingAfterOption,
+    after,
+    render_list,
+    render_one,
+    time_column,
+)
 from billing_cli.present import stripe_json as serialize
 from billing_cli.present.amounts import format_amount
 
@@ -38,13 +54,14 @@ def _balance(row: dict) -> str:
 
 
 CUSTOMER_COLUMNS = [
-    Column("id", lambda r: r["id"]),
-    Column("name", lambda r: r["name"]),
-    Column("email", lambda r: r["email"]),
-    Column("invoice_prefix", lambda r: r["invoice_prefix"]),
-    Column("currency", lambda r: r["currency"]),
-    Column("balance", _balance, right=True),
-    Column("created", _time),
+    Column("id", lambda r: r["id"], ID),
+    Column("name", lambda r: r["name"], TEXT),
+    Column("email", lambda r: r["email"], TEXT),
+    Column("invoice_prefix", lambda r: r["invoice_prefix"], ID),
+    Column("currency", lambda r: r["currency"], stack=True),
+    # CSV: the integer minor units (a number to sum), the currency in its own column.
+    Column("balance", _balance, AMOUNT, csv=lambda r: r["balance"]),
+    time_column("created", "created"),
 ]
 
 
@@ -119,11 +136,26 @@ def customer_update(
 
 @customer_app.command("list")
 def customer_list(
-    ctx: typer.Context, as_json: JsonOption = False, as_csv: CsvOption = False
+    ctx: typer.Context,
+    limit: LimitOption = None,
+    starting_after: StartingAfterOption = None,
+    all_: AllOption = False,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+    as_nl: NlOption = False,
 ) -> None:
-    """List customers."""
+    """List customers, newest first."""
+    page = Page.of(limit, all_, starting_after)
     data = [serialize.customer_dict(c) for c in api.list_customers(context(ctx))]
-    render_list(data, CUSTOMER_COLUMNS, as_json=as_json, as_csv=as_csv, title="customers")
+    render_list(
+        after(data, starting_after, "customer"),
+        CUSTOMER_COLUMNS,
+        as_json=as_json,
+        as_csv=as_csv,
+        as_nl=as_nl,
+        title="customers",
+        page=page,
+    )
 
 
 @customer_app.command("show")

@@ -22,14 +22,21 @@ from billing_cli.api.event_import import BOOKKEEPING, ImportSummary, RejectedRow
 from billing_cli.cli import context
 from billing_cli.cli.catalog import IdArg, meter_app
 from billing_cli.cli.output import (
+    ID,
+    NUMBER,
+    AllOption,
     Column,
     CsvOption,
     JsonOption,
+    LimitOption,
+    NlOption,
+    Page,
     check_formats,
     console,
     note,
     render_list,
     render_one,
+    time_column,
 )
 from billing_cli.clock import format_time
 from billing_cli.errors import (
@@ -63,14 +70,19 @@ FailOnLateOption = Annotated[
 _LATE_HINT = "`billing event late` lists them; `--resolve next-invoice` bills them"
 
 
+def _payload_lines(row: dict) -> tuple[str, ...]:
+    """One `key=value` per line in a table: a customer id or a value is never folded."""
+    return tuple(f"{k}={v}" for k, v in row["payload"].items())
+
+
 EVENT_COLUMNS = [
-    Column("identifier", lambda r: r["identifier"]),
-    Column("event_name", lambda r: r["event_name"]),
-    Column("payload", lambda r: r["payload"]),
-    Column("timestamp", lambda r: format_time(r["timestamp"])),
+    Column("identifier", lambda r: r["identifier"], ID),
+    Column("event_name", lambda r: r["event_name"], ID),
+    Column("payload", _payload_lines, ID, csv=lambda r: r["payload"]),
+    time_column("timestamp", "timestamp"),
+    time_column("created", "created", stack=True),
     Column("status", lambda r: r["status"]),
-    Column("cancelled", lambda r: r["cancelled"]),
-    Column("created", lambda r: format_time(r["created"])),
+    Column("cancelled", lambda r: r["cancelled"], stack=True),
 ]
 
 
@@ -349,16 +361,41 @@ def event_list(
     start: Annotated[str | None, typer.Option(help="timestamp ≥ START.")] = None,
     end: Annotated[str | None, typer.Option(help="timestamp < END.")] = None,
     invoice: Annotated[str | None, typer.Option(help="The events an invoice billed.")] = None,
+    limit: LimitOption = None,
+    starting_after: Annotated[
+        str | None,
+        typer.Option(
+            "--starting-after",
+            metavar="IDENTIFIER",
+            help="Start after this event (the last identifier of the previous page).",
+        ),
+    ] = None,
+    all_: AllOption = False,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
+    as_nl: NlOption = False,
 ) -> None:
-    """List events in the order they were received."""
-    check_formats(as_json, as_csv)
+    """List events, newest received first; streamed, so a million rows start at once."""
+    check_formats(("--json", as_json), ("--csv", as_csv), ("--nl", as_nl))
+    page = Page.of(limit, all_, starting_after)
     found = api.list_events(
-        context(ctx), customer=customer, meter=meter, start=start, end=end, invoice=invoice
+        context(ctx),
+        customer=customer,
+        meter=meter,
+        start=start,
+        end=end,
+        invoice=invoice,
+        starting_after=starting_after,
     )
-    data = [serialize.meter_event_dict(e) for e in found]
-    render_list(data, EVENT_COLUMNS, as_json=as_json, as_csv=as_csv, title="meter events")
+    render_list(
+        (serialize.meter_event_dict(e) for e in found),
+        EVENT_COLUMNS,
+        as_json=as_json,
+        as_csv=as_csv,
+        as_nl=as_nl,
+        title="meter events",
+        page=page,
+    )
 
 
 @event_app.command("cancel")
@@ -378,10 +415,10 @@ def event_cancel(
 # -- meter usage ---------------------------------------------------------------------------
 
 USAGE_COLUMNS = [
-    Column("start_time", lambda r: format_time(r["start_time"])),
-    Column("end_time", lambda r: format_time(r["end_time"])),
-    Column("aggregated_value", lambda r: r["aggregated_value"], right=True),
-    Column("event_count", lambda r: r["event_count"], right=True),
+    time_column("start_time", "start_time"),
+    time_column("end_time", "end_time", stack=True),
+    Column("aggregated_value", lambda r: r["aggregated_value"], NUMBER),
+    Column("event_count", lambda r: r["event_count"], NUMBER),
 ]
 
 
@@ -401,11 +438,15 @@ def meter_usage(
             "(off a terminal, and with --json/--csv, the data is printed as usual).",
         ),
     ] = False,
+    limit: LimitOption = None,
+    all_: AllOption = False,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
+    as_nl: NlOption = False,
 ) -> None:
-    """Aggregated usage of a customer (Stripe's meter event summaries, SPEC 2.7)."""
-    check_formats(as_json, as_csv)
+    """Aggregated usage of a customer, oldest window first (Stripe's meter event summaries)."""
+    check_formats(("--json", as_json), ("--csv", as_csv), ("--nl", as_nl))
+    page = Page.of(limit, all_, None)
     summary = api.meter_usage(
         context(ctx), meter_id, customer=customer, start=start, end=end, window=window
     )
@@ -414,9 +455,17 @@ def meter_usage(
         for w in summary.windows
     ]
     title = f"usage of {summary.meter.id} by {customer}"
-    if chart and not (as_json or as_csv) and sys.stdout.isatty():
+    if chart and not (as_json or as_csv or as_nl) and sys.stdout.isatty():
         from billing_cli.cli.usage_chart import draw_usage
 
         draw_usage(summary, window, title=title)
         return
-    render_list(data, USAGE_COLUMNS, as_json=as_json, as_csv=as_csv, title=title)
+    render_list(
+        data,
+        USAGE_COLUMNS,
+        as_json=as_json,
+        as_csv=as_csv,
+        as_nl=as_nl,
+        title=title,
+        page=page,
+    )

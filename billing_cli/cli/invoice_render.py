@@ -1,13 +1,16 @@
 """An invoice as a document for people (SPEC 5.1): header, lines, subtotal, total, amount due.
 
 `--explain` adds each line's computation (meter, events, aggregate, transform, tiers, exact and
-rounded amount). Off a terminal the same text is printed without colour or truncation.
+rounded amount). Every stored text (customer name, product name) is printed as data, and the
+lines table follows `output.print_table`'s rules: no amount, quantity or id is ever cut.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from billing_cli.cli.output import AMOUNT, NUMBER, TEXT, Column, literal, period_column
 from billing_cli.clock import format_time
 from billing_cli.present.amounts import format_amount, format_unit_amount
 
@@ -16,26 +19,42 @@ def _period(period: dict) -> str:
     return f"{format_time(period['start'])} – {format_time(period['end'])}"
 
 
+def packages(quantity: str, transformed: str, transform: dict) -> str:
+    """`4275 → 43 packages of 100 (rounded up)`; one package is "1 package"."""
+    rounding = "rounded up" if transform["round"] == "up" else "rounded down"
+    noun = "package" if Decimal(transformed) == 1 else "packages"
+    return f"{quantity} → {transformed} {noun} of {transform['divide_by']} ({rounding})"
+
+
 def _quantity(line: dict) -> str:
+    """The quantity column: the usage before any transform, then the packages it made. A late
+    usage line shows the re-rated period's quantity, in the same words."""
     explain = line.get("explain") or {}
-    text = line["quantity_decimal"]
     transform = explain.get("transform_quantity")
-    if transform and line["type"] == "subscription":
-        rounding = "rounded up" if transform["round"] == "up" else "rounded down"
-        text += (
-            f" → {explain['transformed_quantity']} packages of {transform['divide_by']}"
-            f" ({rounding})"
-        )
-    return text
+    quantity = line["quantity_decimal"]
+    if line["type"] == "late_usage":
+        quantity = explain.get("quantity", quantity)
+    if transform:
+        return packages(quantity, explain["transformed_quantity"], transform)
+    return quantity
 
 
 def _unit(line: dict, currency: str) -> str:
-    from decimal import Decimal
-
     unit = line.get("unit_amount_decimal")
     if unit is None:
         return "tiered" if (line.get("explain") or {}).get("tiers_mode") else ""
     return format_unit_amount(Decimal(unit), currency)
+
+
+def _original_quantity(e: dict) -> str:
+    transform = e.get("transform_quantity")
+    original = str(e.get("original_quantity"))
+    if not transform:
+        return original
+    divided = Decimal(original) / Decimal(transform["divide_by"])
+    rounding = "ROUND_CEILING" if transform["round"] == "up" else "ROUND_FLOOR"
+    packs = divided.to_integral_value(rounding=rounding)
+    return packages(original, str(packs), transform)
 
 
 def _explain_rows(line: dict, currency: str) -> list[tuple[str, str]]:
@@ -59,13 +78,8 @@ def _explain_rows(line: dict, currency: str) -> list[tuple[str, str]]:
     rows.append(("quantity", str(e.get("quantity"))))
     transform = e.get("transform_quantity")
     if transform:
-        rows.append(
-            (
-                "transformed",
-                f"{e.get('transformed_quantity')} (÷ {transform['divide_by']}, "
-                f"rounded {transform['round']})",
-            )
-        )
+        packs = packages(str(e.get("quantity")), str(e.get("transformed_quantity")), transform)
+        rows.append(("transformed", packs))
     for step in e.get("tier_walk") or []:
         rows.append(
             (
@@ -87,35 +101,77 @@ def _explain_rows(line: dict, currency: str) -> list[tuple[str, str]]:
     if e.get("trial"):
         rows.append(("trial", f"usage before {format_time(e['trial']['trial_end'])} excluded"))
     if e.get("kind") == "late_usage":
-        rows.append(
-            (
-                "delta",
-                f"{e.get('recomputed_amount')} recomputed − {e.get('already_invoiced')} "
-                "already invoiced",
-            )
-        )
-    rows.append(("amount", format_amount(line["amount"], currency)))
+        rows += _true_up_rows(e, currency)
+    else:
+        rows.append(("amount", format_amount(line["amount"], currency)))
     return rows
+
+
+def _true_up_rows(e: dict, currency: str) -> list[tuple[str, str]]:
+    """How a late-usage line was reached: the period re-rated with its late events, what was
+    already invoiced for it, and the difference that this line bills (or credits)."""
+    money = lambda amount: format_amount(amount, currency)  # noqa: E731
+    return [
+        ("re-rated total", money(e["recomputed_amount"])),
+        ("already invoiced", money(e["already_invoiced"])),
+        ("difference", money(e["recomputed_amount"] - e["already_invoiced"])),
+    ]
+
+
+def _print_pairs(out: Any, pairs: list[tuple[str, str]], title: str | None = None) -> None:
+    """`label  value` lines, whole (the terminal wraps a long one, Rich never cuts it)."""
+    from rich.text import Text
+
+    if title is not None:
+        out.print(Text(literal(title), style="bold"), soft_wrap=True)
+    width = max((len(k) for k, _ in pairs), default=0)
+    for key, value in pairs:
+        out.print(Text(f"{key:<{width}}  {literal(value)}".rstrip()), soft_wrap=True)
+
+
+def _totals(data: dict) -> list[tuple[str, str]]:
+    """Subtotal to amount due, then for a finalized invoice what was paid and what is due now:
+    a paid or void invoice owes nothing, whatever it billed."""
+    currency = data["currency"]
+    pairs = [("subtotal", data["subtotal"])]
+    for t in data.get("total_taxes") or []:
+        kind = "incl." if t["inclusive"] else "on"
+        base = format_amount(t["taxable_amount"], currency)
+        pairs.append((f"{t['display_name']} {t['percentage']} % {kind} {base}", t["amount"]))
+    pairs.append(("total", data["total"]))
+    if data["starting_balance"]:
+        pairs.append(("applied balance", data["starting_balance"]))
+    pairs.append(("amount due", data["amount_due"]))
+    if data["status"] not in ("draft",) and data["id"] is not None:
+        pairs.append(("amount paid", data["amount_paid"]))
+        pairs.append(("due now", data["amount_remaining"]))
+    if data["ending_balance"]:
+        pairs.append(("credit carried forward", data["ending_balance"]))
+    shown = [(k, format_amount(v, currency)) for k, v in pairs]
+    width = max(len(v) for _, v in shown)
+    return [(k, f"{v:>{width}}") for k, v in shown]
+
+
+LINE_COLUMNS = [
+    Column("description", lambda r: r["description"], TEXT),
+    period_column("period", "start", "end"),
+    Column("quantity", lambda r: r["quantity"], NUMBER),
+    Column("unit price", lambda r: r["unit"], AMOUNT, stack=True),
+    Column("amount", lambda r: r["amount"], AMOUNT),
+]
 
 
 def render_invoice(data: dict, *, explain: bool = False) -> None:
     """Print one Stripe-shaped invoice dict (from `invoice_json.invoice_dict`) as a document."""
-    from rich import box
-    from rich.table import Table
-
-    from billing_cli.cli.output import console
+    from billing_cli.cli.output import console, print_table
 
     out = console()
     currency = data["currency"]
-    money = lambda amount: format_amount(amount, currency)  # noqa: E731
     who = data.get("customer_name") or ""
     if data.get("customer_email"):
         who = f"{who} <{data['customer_email']}>".strip()
-    header = Table(box=None, show_header=False, pad_edge=False)
-    header.add_column(no_wrap=True)
-    header.add_column(no_wrap=True, overflow="ignore")
     title = data["number"] or ("preview" if data["id"] is None else "draft")
-    for key, value in (
+    header = [
         ("invoice", title),
         ("id", data["id"] or ""),
         ("customer", f"{who} ({data['customer']})" if who else data["customer"]),
@@ -123,59 +179,46 @@ def render_invoice(data: dict, *, explain: bool = False) -> None:
         ("billing_reason", data["billing_reason"]),
         ("period", _period({"start": data["period_start"], "end": data["period_end"]})),
         ("status", data["status"]),
-    ):
-        if value:
-            header.add_row(key, value)
-    out.print(header)
-    tty = out.is_terminal
-    table = Table(box=box.SIMPLE_HEAD if tty else box.ASCII2, show_edge=tty)
-    for name, right in (
-        ("description", False),
-        ("period", False),
-        ("quantity", True),
-        ("unit price", True),
-        ("amount", True),
-    ):
-        table.add_column(
-            name, justify="right" if right else "left", no_wrap=True, overflow="ignore"
-        )
+    ]
+    _print_pairs(out, [(k, v) for k, v in header if v])
     lines = data["lines"]["data"]
+    rows = [
+        {
+            "description": line["description"],
+            "start": line["period"]["start"],
+            "end": line["period"]["end"],
+            "quantity": _quantity(line),
+            "unit": _unit(line, currency),
+            "amount": format_amount(line["amount"], currency),
+        }
+        for line in lines
+    ]
+    print_table(LINE_COLUMNS, rows)
     for line in lines:
-        table.add_row(
-            line["description"],
-            _period(line["period"]),
-            _quantity(line),
-            _unit(line, currency),
-            money(line["amount"]),
-        )
-    out.print(table)
-    totals = Table(box=None, show_header=False, pad_edge=False)
-    totals.add_column(no_wrap=True)
-    totals.add_column(justify="right", no_wrap=True, overflow="ignore")
-    totals.add_row("subtotal", money(data["subtotal"]))
-    for t in data.get("total_taxes") or []:
-        kind = "incl." if t["inclusive"] else "on"
-        totals.add_row(
-            f"{t['display_name']} {t['percentage']} % {kind} {money(t['taxable_amount'])}",
-            money(t["amount"]),
-        )
-    totals.add_row("total", money(data["total"]))
-    if data["starting_balance"]:
-        totals.add_row("applied balance", money(data["starting_balance"]))
-    totals.add_row("amount due", money(data["amount_due"]))
-    if data["ending_balance"]:
-        totals.add_row("credit carried forward", money(data["ending_balance"]))
-    out.print(totals)
+        e = line.get("explain") or {}
+        if line["type"] == "late_usage" and "recomputed_amount" in e:
+            out.print()
+            _print_pairs(
+                out,
+                [
+                    (
+                        "re-rated total",
+                        f"{_quantity(line)}: {format_amount(e['recomputed_amount'], currency)}",
+                    ),
+                    (
+                        "already invoiced",
+                        f"{_original_quantity(e)} on "
+                        f"{e.get('original_invoice')}: "
+                        f"{format_amount(e['already_invoiced'], currency)}",
+                    ),
+                    ("difference", format_amount(line["amount"], currency)),
+                ],  # fmt: skip
+                title=f"how “{line['description']}” was reached",
+            )
+    out.print()
+    _print_pairs(out, _totals(data))
     if explain:
         for index, line in enumerate(lines, start=1):
-            detail = Table(
-                title=f"line {index}: {line['description']}",
-                box=None,
-                show_header=False,
-                pad_edge=False,
-            )
-            detail.add_column(no_wrap=True)
-            detail.add_column(no_wrap=True, overflow="ignore")
-            for key, value in _explain_rows(line, currency):
-                detail.add_row(key, value)
-            out.print(detail)
+            out.print()
+            title = f"line {index}: {line['description']}"
+            _print_pairs(out, _explain_rows(line, currency), title=title)

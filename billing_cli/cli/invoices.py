@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from operator import itemgetter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from billing_cli.api import invoices as api
 from billing_cli.cli import context, one_line
 from billing_cli.cli.catalog import IdArg
-from billing_cli.cli.output import Column, CsvOption, JsonOption, note, print_json, print_table
-from billing_cli.cli.output import render_list as _render_list
-from billing_cli.clock import format_time
+from billing_cli.cli.output import (
+    ID,
+    AllOption,
+    Column,
+    CsvOption,
+    JsonOption,
+    LimitOption,
+    NlOption,
+    Page,
+    StartingAfterOption,
+    after,
+    money_column,
+    note,
+    period_column,
+    print_json,
+    render_list,
+    time_column,
+)
 from billing_cli.errors import InvalidInput, UsageError
-from billing_cli.present.amounts import format_amount
 
 invoice_app = typer.Typer(
     no_args_is_help=True, help="Invoices: preview, month-end close, lifecycle, PDF."
@@ -25,30 +38,47 @@ invoice_app = typer.Typer(
 
 ExplainOption = Annotated[bool, typer.Option("--explain", help="Show how each line was computed.")]
 
-
-def _money(key: str) -> Callable[[dict], str]:
-    return lambda r: format_amount(r[key], r["currency"])
-
-
+# A table shows what is due now (0 once paid or void), beside what was billed and paid; CSV
+# keeps Stripe's fields as integer minor units with the currency in its own column.
 INVOICE_COLUMNS = [
-    Column("id", lambda r: r["id"]),
-    Column("number", lambda r: r["number"]),
-    Column("customer", lambda r: r["customer"]),
-    Column("status", lambda r: r["status"]),
-    Column("billing_reason", lambda r: r["billing_reason"]),
-    Column("period_start", lambda r: format_time(r["period_start"])),
-    Column("period_end", lambda r: format_time(r["period_end"])),
-    Column("total", _money("total"), right=True),
-    Column("amount_due", _money("amount_due"), right=True),
+    Column("id", lambda r: r["id"], ID),
+    Column("number", lambda r: r["number"], ID, stack=True),
+    Column("customer", lambda r: r["customer"], ID),
+    Column("status", lambda r: r["status"], stack=True),
+    Column("billing_reason", lambda r: r["billing_reason"], stack=True),
+    period_column("period", "period_start", "period_end"),
+    time_column("period_start", "period_start", where="csv"),
+    time_column("period_end", "period_end", where="csv"),
+    Column("currency", lambda r: r["currency"], where="csv"),
+    money_column("total", "total"),
+    money_column("amount_due", "amount_due", where="csv"),
+    money_column("paid", "amount_paid", stack=True, where="table"),
+    money_column("amount_paid", "amount_paid", where="csv"),
+    money_column("due now", "amount_remaining", stack=True, where="table"),
+    money_column("amount_remaining", "amount_remaining", where="csv"),
 ]
 
 
-def _invoice_data(c, inv) -> dict:  # noqa: ANN001 - Context, Invoice (imported lazily)
+def _parties(c) -> tuple[dict, Any]:  # noqa: ANN001 - Context (imported lazily)
+    """Every customer and the seller's account, read once for a list of invoices."""
     from billing_cli.api.account import get_account
-    from billing_cli.api.catalog import get_customer
+    from billing_cli.api.catalog import list_customers
+
+    return {cus.id: cus for cus in list_customers(c)}, get_account(c)
+
+
+def _invoice_data(c, inv, parties: tuple[dict, Any] | None = None) -> dict:  # noqa: ANN001
+    """The one invoice object: `show`, `list`, `run` and the lifecycle commands print the same
+    dict for the same invoice (customer name, email and seller account included)."""
     from billing_cli.present.invoice_json import invoice_dict
 
-    return invoice_dict(inv, get_customer(c, inv.customer), get_account(c))
+    if parties is None:
+        from billing_cli.api.account import get_account
+        from billing_cli.api.catalog import get_customer
+
+        return invoice_dict(inv, get_customer(c, inv.customer), get_account(c))
+    customers, account = parties
+    return invoice_dict(inv, customers.get(inv.customer), account)
 
 
 def _show(c, inv, *, as_json: bool, explain: bool = False) -> None:  # noqa: ANN001
@@ -123,20 +153,54 @@ def invoice_run(
 
         written = write_run_einvoices(c, result.finalized, einvoice_dir, einvoice_format)
         note(f"wrote {len(written)} e-invoice(s) to {einvoice_dir}")
+    parties = _parties(c) if result.invoices else None
+    data = []
+    for invoice_id, inv in result.invoices.items():
+        actions = [
+            name
+            for name, ids in (
+                ("created", result.created),
+                ("recomputed", result.recomputed),
+                ("finalized", result.finalized),
+            )
+            if invoice_id in ids
+        ]
+        data.append({**_invoice_data(c, inv, parties), "_action": "+".join(actions)})
+    if dry_run:
+        note(
+            "dry run: nothing was written; the invoice ids shown are placeholders "
+            "(a real run creates invoices with other ids)"
+        )
     if as_json:
-        data: dict = {
+        # Stripe's list object of the invoices; which were created, recomputed or finalized
+        # is said by the id lists beside it.
+        extra: dict = {
             "created": result.created,
             "recomputed": result.recomputed,
             "finalized": result.finalized,
         }
         if result.refused:
-            data["refused"] = [
+            extra["refused"] = [
                 {"subscription": sub_id, "error": exc.message}
                 for sub_id, exc in result.refused.items()
             ]
-        print_json(data)
+        render_list(
+            [{k: v for k, v in d.items() if k != "_action"} for d in data],
+            RUN_COLUMNS,
+            as_json=True,
+            title="invoice run",
+            extra=extra,
+        )
+    elif data:
+        title = "invoice run (dry run: nothing written)" if dry_run else "invoice run"
+        render_list(data, RUN_COLUMNS, title=title)
     else:
-        _print_run_table(result, dry_run=dry_run)
+        what = (
+            "nothing invoiced"
+            if result.refused
+            else ("nothing to do: every ended period is invoiced and no draft is pending")
+        )
+        note(f"invoice run: {what}")
     if result.refused:
         _report_refused(result.refused)
 
@@ -152,38 +216,13 @@ def _report_refused(refused: dict) -> None:
     raise typer.Exit(min(exc.exit_code for exc in refused.values()))
 
 
-def _print_run_table(result, *, dry_run: bool) -> None:  # noqa: ANN001 - api.RunResult
-    rows = []
-    for invoice_id, inv in result.invoices.items():
-        actions = [
-            name
-            for name, ids in (
-                ("created", result.created),
-                ("recomputed", result.recomputed),
-                ("finalized", result.finalized),
-            )
-            if invoice_id in ids
-        ]
-        rows.append(
-            {
-                "action": "+".join(actions),
-                "id": invoice_id,
-                "number": inv.number,
-                "customer": inv.customer,
-                "status": inv.status,
-                "period": f"{format_time(inv.period_start)} – {format_time(inv.period_end)}",
-                "total": format_amount(inv.total, inv.currency),
-            }
-        )
-    title = "invoice run (dry run: nothing written)" if dry_run else "invoice run"
-    if not rows:
-        sys_note = "nothing to do: every ended period is invoiced and no draft is pending"
-        if result.refused:
-            sys_note = "nothing invoiced"
-        note(f"{title}: {sys_note}")
-        return
-    columns = [Column(k, itemgetter(k), right=(k == "total")) for k in rows[0]]
-    print_table(columns, rows, title=title)
+RUN_COLUMNS = [
+    Column("action", lambda r: r["_action"]),
+    *INVOICE_COLUMNS[:3],
+    Column("status", lambda r: r["status"], stack=True),
+    period_column("period", "period_start", "period_end"),
+    money_column("total", "total"),
+]
 
 
 @invoice_app.command("list")
@@ -193,15 +232,29 @@ def invoice_list(
     status: Annotated[
         str | None, typer.Option(help="draft, open, paid, void or uncollectible.")
     ] = None,
+    limit: LimitOption = None,
+    starting_after: StartingAfterOption = None,
+    all_: AllOption = False,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
+    as_nl: NlOption = False,
 ) -> None:
-    """List invoices, newest first."""
+    """List invoices, newest first (by created; invoices created together: highest number
+    first)."""
+    page = Page.of(limit, all_, starting_after)
     c = context(ctx)
-    from billing_cli.present.invoice_json import invoice_dict
-
-    data = [invoice_dict(i) for i in api.list_invoices(c, customer=customer, status=status)]
-    _render_list(data, INVOICE_COLUMNS, as_json=as_json, as_csv=as_csv, title="invoices")
+    invoices = api.list_invoices(c, customer=customer, status=status)
+    parties = _parties(c) if invoices else None
+    data = [_invoice_data(c, i, parties) for i in invoices]
+    render_list(
+        after(data, starting_after, "invoice"),
+        INVOICE_COLUMNS,
+        as_json=as_json,
+        as_csv=as_csv,
+        as_nl=as_nl,
+        title="invoices",
+        page=page,
+    )
 
 
 @invoice_app.command("show")

@@ -8,7 +8,18 @@ import typer
 
 from billing_cli.cli import context
 from billing_cli.cli.events import EVENT_COLUMNS, event_app
-from billing_cli.cli.output import Column, CsvOption, JsonOption, render_list
+from billing_cli.cli.output import (
+    ID,
+    AllOption,
+    Column,
+    CsvOption,
+    JsonOption,
+    LimitOption,
+    NlOption,
+    Page,
+    after,
+    render_list,
+)
 from billing_cli.present.stripe_json import meter_event_dict
 
 
@@ -22,16 +33,36 @@ def event_late(
         ),
     ] = None,
     customer: Annotated[str | None, typer.Option(help="Only this customer's.")] = None,
+    limit: LimitOption = None,
+    starting_after: Annotated[
+        str | None,
+        typer.Option(
+            "--starting-after",
+            metavar="IDENTIFIER",
+            help="Start after this event (the last identifier of the previous page).",
+        ),
+    ] = None,
+    all_: AllOption = False,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
+    as_nl: NlOption = False,
 ) -> None:
-    """List late events (received after their period was finalized), or resolve them."""
+    """List late events (received after their period was finalized), newest first; or resolve
+    them all."""
     from billing_cli.api import late_events as api
 
     c = context(ctx)
+    formats = {"as_json": as_json, "as_csv": as_csv, "as_nl": as_nl}
     if resolve is None:
-        data = [meter_event_dict(e) for e in api.late_events(c, customer=customer)]
-        render_list(data, EVENT_COLUMNS, as_json=as_json, as_csv=as_csv, title="late events")
+        page = Page.of(limit, all_, starting_after)
+        data = [meter_event_dict(e) for e in reversed(api.late_events(c, customer=customer))]
+        render_list(
+            after(data, starting_after, "late event", key="identifier"),
+            EVENT_COLUMNS,
+            title="late events",
+            page=page,
+            **formats,
+        )
         return
     done = api.resolve_late_events(c, resolve=resolve, customer=customer)
     data = [
@@ -47,8 +78,6 @@ def event_late(
     ]
     columns = [
         *EVENT_COLUMNS[:4],
-        Column("period billed by", lambda r: r["resolution"]["original_number"]),
+        Column("period billed by", lambda r: r["resolution"]["original_number"], ID),
     ]
-    render_list(
-        data, columns, as_json=as_json, as_csv=as_csv, title="late events resolved (next invoice)"
-    )
+    render_list(data, columns, title="late events resolved (next invoice)", **formats)

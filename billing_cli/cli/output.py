@@ -1,8 +1,15 @@
-"""Rendering for people (Rich tables) and for pipes (JSON, CSV, plain untruncated tables).
+"""Rendering for people (Rich tables) and for pipes (JSON, NDJSON, CSV, plain untruncated tables).
 
-Off a terminal a table must never cut an id or an amount: a script that greps the output or a
-person who pastes it into a ticket needs the whole value, so the console is made wide enough and
-cells never wrap or ellipsize.
+Three promises hold at every terminal width (issue 16):
+- No id, amount, number or time is ever cut, folded or dropped. Free text (names, descriptions)
+  wraps. When the table cannot fit, secondary columns stack into one cell, and when even that
+  does not fit, each row becomes a block of `field  value` lines (the record layout) that the
+  terminal wraps instead of Rich, so every value stays whole in the output.
+- Stored text is data, never markup (Rich `Text`, never a markup string) and never a terminal
+  control sequence: unprintable characters (ESC of an ANSI escape, a newline in a name) are
+  shown escaped.
+- Off a terminal a table never wraps or cuts anything, so a script that greps it gets whole
+  values; lists stream row by row in `--json`, `--csv` and `--nl`.
 """
 
 from __future__ import annotations
@@ -10,28 +17,105 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
 
-from billing_cli.errors import UsageError
+from billing_cli.errors import NotFound, UsageError
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print Stripe-shaped JSON on stdout.")]
-CsvOption = Annotated[bool, typer.Option("--csv", help="Print CSV (header + one row per object).")]
+CsvOption = Annotated[
+    bool, typer.Option("--csv", help="Print CSV: a header, then one row per object.")
+]
+NlOption = Annotated[
+    bool, typer.Option("--nl", help="Print one JSON object per line (NDJSON), streamed.")
+]
+LimitOption = Annotated[
+    int | None,
+    typer.Option(
+        "--limit",
+        min=1,
+        help="At most this many objects (a page, like Stripe's lists) [default: 100].",
+    ),
+]
+AllOption = Annotated[bool, typer.Option("--all", help="Every object, streamed (no page limit).")]
+StartingAfterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--starting-after",
+        metavar="ID",
+        help="Start after this object (the last one of the previous page).",
+    ),
+]
+
+DEFAULT_LIMIT = 100
+
+# Column kinds. Every kind but "text" is shown whole or not at all (never folded or cut).
+TEXT = "text"  # free text a person typed: names, descriptions, payloads (wraps)
+ID = "id"
+AMOUNT = "amount"  # money, right-aligned
+NUMBER = "number"  # counts, quantities, right-aligned
+TIME = "time"
+CODE = "code"  # short enumerations: status, currency, interval
+_RIGHT = frozenset({AMOUNT, NUMBER})
+_MIN_TEXT_WIDTH = 10
 
 
 @dataclass(frozen=True)
 class Column:
+    """One column: how a table shows it (`get`), and how CSV writes it (`csv`, default the
+    same). A getter may return a tuple of lines (a period's start and end, one under the
+    other). `where` restricts a column to tables or to CSV (a money column's currency).
+    `stack`: when the table is too wide, this column goes under the previous one."""
+
     header: str
     get: Callable[[dict], Any]
-    right: bool = False
+    kind: str = CODE
+    csv: Callable[[dict], Any] | None = None
+    where: str = "both"  # "both" | "table" | "csv"
+    stack: bool = False
 
 
-def check_formats(as_json: bool, as_csv: bool) -> None:
-    if as_json and as_csv:
-        raise UsageError("--json and --csv cannot be used together", hint="choose one format")
+def money_column(header: str, key: str, *, stack: bool = False, where: str = "both") -> Column:
+    """An amount: `2.12 USD` in a table; in CSV the integer minor units (212), which a
+    spreadsheet can sum, with the currency in its own `currency` column (Stripe's JSON)."""
+    from billing_cli.present.amounts import format_amount
+
+    return Column(
+        header,
+        lambda r: format_amount(r[key], r["currency"]),
+        AMOUNT,
+        csv=lambda r: r[key],
+        where=where,
+        stack=stack,
+    )
+
+
+def time_column(header: str, key: str, *, stack: bool = False, where: str = "both") -> Column:
+    """A Unix-seconds field shown as ISO 8601 (the same in CSV: spreadsheets parse it)."""
+    return Column(header, lambda r: _iso(r.get(key)), TIME, stack=stack, where=where)
+
+
+def period_column(header: str, start: str, end: str) -> Column:
+    """A period as two stacked lines in a table; two ISO columns in CSV."""
+    return Column(header, lambda r: (_iso(r[start]), _iso(r[end])), TIME, where="table")
+
+
+def _iso(value: Any) -> str:
+    if value is None:
+        return ""
+    from billing_cli.clock import format_time
+
+    return format_time(value)
+
+
+def check_formats(*flags: tuple[str, bool]) -> None:
+    """At most one machine format: `--json` with `--csv` is a usage error (exit 2)."""
+    chosen = [name for name, on in flags if on]
+    if len(chosen) > 1:
+        raise UsageError(f"{' and '.join(chosen)} cannot be used together", hint="choose one")
 
 
 def _cell(value: Any) -> str:
@@ -40,18 +124,41 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return str(value)
 
 
+def literal(text: str) -> str:
+    """Stored text as the characters it holds: an ANSI escape, a carriage return or a newline
+    inside a name is shown escaped (`\\x1b[31m`), never sent to the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def _lines(value: Any) -> list[str]:
+    if isinstance(value, tuple):
+        return [literal(_cell(v)) for v in value]
+    return [literal(_cell(value))]
+
+
 def console(stderr: bool = False):  # noqa: ANN201 - rich is imported lazily (start-up time)
+    """A terminal console when Rich sees a terminal (a tty, or TTY_COMPATIBLE=1 / FORCE_COLOR,
+    with COLUMNS for the width); otherwise a console that never wraps, cuts or colours."""
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    if stream.isatty():
-        return Console(file=stream, stderr=stderr)
+    out = Console(file=stream, stderr=stderr, highlight=False, emoji=False, markup=False)
+    if out.is_terminal:
+        return out
     return Console(
-        file=stream, width=100_000, no_color=True, highlight=False, emoji=False, soft_wrap=True
+        file=stream,
+        width=100_000,
+        no_color=True,
+        highlight=False,
+        emoji=False,
+        markup=False,
+        soft_wrap=True,
     )
 
 
@@ -59,48 +166,207 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-def print_csv(columns: Sequence[Column], rows: Iterable[dict]) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow([c.header for c in columns])
-    for row in rows:
-        writer.writerow([_cell(c.get(row)) for c in columns])
+# -- tables ---------------------------------------------------------------------------------------
+
+
+def _groups(columns: Sequence[Column], stacked: bool) -> list[list[Column]]:
+    groups: list[list[Column]] = []
+    for c in columns:
+        if stacked and c.stack and groups:
+            groups[-1].append(c)
+        else:
+            groups.append([c])
+    return groups
+
+
+def _group_cells(group: list[Column], row: dict) -> list[str]:
+    return [line for c in group for line in _lines(c.get(row))]
+
+
+def _widths(groups: list[list[Column]], rows: list[dict], width: int) -> list[int | None] | None:
+    """Column widths that fit `width` with every whole cell whole, or None when none do."""
+    from rich.cells import cell_len
+
+    natural, minimum = [], []
+    for group in groups:
+        lines = [c.header for c in group]
+        lines += [line for row in rows for line in _group_cells(group, row)]
+        longest = max((cell_len(line) for line in lines), default=0)
+        natural.append(longest)
+        text = any(c.kind == TEXT for c in group)
+        minimum.append(min(longest, _MIN_TEXT_WIDTH) if text else longest)
+    overhead = 3 * len(groups) - 1  # one space of padding each side, one between columns
+    if sum(minimum) + overhead > width:
+        return None
+    if sum(natural) + overhead <= width:
+        return [None] * len(groups)
+    spare = width - overhead - sum(minimum)
+    want = [n - m for n, m in zip(natural, minimum, strict=True)]
+    total_want = sum(want)
+    return [m + (spare * w // total_want) for m, w in zip(minimum, want, strict=True)]
 
 
 def print_table(columns: Sequence[Column], rows: Iterable[dict], title: str | None = None) -> None:
+    """A table that fits the terminal, stacked if needed, else one block per row."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
     out = console()
-    tty = sys.stdout.isatty()
-    # Text, not str: a name like "[/x]" or ":smile:" is data, never Rich markup or an emoji code.
+    columns = [c for c in columns if c.where != "csv"]
+    rows = list(rows)
+    tty = out.is_terminal
+    groups = _groups(columns, stacked=False)
+    widths: list[int | None] | None = [None] * len(groups)
+    if tty:
+        widths = _widths(groups, rows, out.width)
+        if widths is None and any(c.stack for c in columns):
+            groups = _groups(columns, stacked=True)
+            widths = _widths(groups, rows, out.width)
+        if widths is None:
+            print_records(columns, rows, title=title)
+            return
     table = Table(
-        title=None if title is None else Text(title),
+        title=None if title is None else Text(literal(title)),
         box=box.SIMPLE_HEAD if tty else box.ASCII2,
-        show_edge=tty,
+        show_edge=not tty,
     )
-    for c in columns:
+    for group, width in zip(groups, widths, strict=True):
+        text = any(c.kind == TEXT for c in group)
         table.add_column(
-            Text(c.header),
-            justify="right" if c.right else "left",
-            no_wrap=True,
-            overflow="fold" if tty else "ignore",
+            Text("\n".join(c.header for c in group)),
+            justify="right" if group[0].kind in _RIGHT else "left",
+            no_wrap=not (tty and text),
+            overflow="fold" if tty and text else "ignore",
+            width=width,
         )
     for row in rows:
-        table.add_row(*(Text(_cell(c.get(row))) for c in columns), end_section=False)
+        table.add_row(*(Text("\n".join(_group_cells(g, row))) for g in groups))
     out.print(table)
 
 
+def print_records(columns: Sequence[Column], rows: Iterable[dict], title: str | None) -> None:
+    """Each row as `field  value` lines. Rich does not wrap them (soft wrap): the terminal
+    does, so a value longer than the screen is still one whole string in the output."""
+    from rich.text import Text
+
+    out = console()
+    columns = [c for c in columns if c.where != "csv"]
+    label = max((len(c.header) for c in columns), default=0)
+    if title is not None:
+        out.print(Text(literal(title), style="bold"), soft_wrap=True)
+    for index, row in enumerate(rows):
+        if index or title is not None:
+            out.print(soft_wrap=True)
+        for c in columns:
+            value = " – ".join(line for line in _lines(c.get(row)) if line)
+            out.print(Text(f"{c.header:<{label}}  {value}".rstrip()), soft_wrap=True)
+
+
+# -- lists ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a list command asked for: a page size (None: all) and where to start."""
+
+    limit: int | None
+    starting_after: str | None
+
+    @classmethod
+    def of(cls, limit: int | None, all_: bool, starting_after: str | None) -> Page:
+        if all_ and limit is not None:
+            raise UsageError("--all and --limit cannot be used together", hint="choose one")
+        return cls(None if all_ else (limit or DEFAULT_LIMIT), starting_after)
+
+
+def after(items: list[dict], starting_after: str | None, what: str, key: str = "id") -> list[dict]:
+    """The objects after `starting_after` in list order (Stripe's cursor); an id that is not
+    in the list is not found (exit 3) rather than an empty page."""
+    if starting_after is None:
+        return items
+    for index, item in enumerate(items):
+        if item[key] == starting_after:
+            return items[index + 1 :]
+    raise NotFound(
+        f"--starting-after {starting_after!r}: no {what} with that id in this list",
+        hint="give the id of the last object of the previous page",
+    )
+
+
+class _Paged:
+    """The first `limit` items of a stream, remembering whether one more existed."""
+
+    def __init__(self, items: Iterable[dict], limit: int | None) -> None:
+        self.items = iter(items)
+        self.limit = limit
+        self.has_more = False
+        self.last: dict | None = None
+
+    def __iter__(self) -> Iterator[dict]:
+        for count, item in enumerate(self.items):
+            if self.limit is not None and count == self.limit:
+                self.has_more = True
+                return
+            self.last = item
+            yield item
+
+
 def render_list(
-    data: list[dict], columns: Sequence[Column], *, as_json: bool, as_csv: bool, title: str
+    data: Iterable[dict],
+    columns: Sequence[Column],
+    *,
+    as_json: bool = False,
+    as_csv: bool = False,
+    as_nl: bool = False,
+    title: str,
+    page: Page | None = None,
+    url: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    check_formats(as_json, as_csv)
+    """A list in the chosen format, streamed: the first row is out before the last is read.
+    `extra` adds fields to the JSON list object after Stripe's own."""
+    check_formats(("--json", as_json), ("--csv", as_csv), ("--nl", as_nl))
+    paged = _Paged(data, page.limit if page else None)
     if as_json:
-        print_json({"object": "list", "data": data, "has_more": False, "url": None})
+        _stream_json(paged, url, extra or {})
     elif as_csv:
-        print_csv(columns, data)
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        shown = [c for c in columns if c.where != "table"]
+        writer.writerow([c.header for c in shown])
+        for count, row in enumerate(paged):
+            writer.writerow([_cell((c.csv or c.get)(row)) for c in shown])
+            if count == 0:
+                sys.stdout.flush()
+    elif as_nl:
+        for count, row in enumerate(paged):
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            if count == 0:
+                sys.stdout.flush()
     else:
-        print_table(columns, data, title=title)
+        print_table(columns, paged, title=title)
+    if paged.has_more and not as_json and paged.last is not None:
+        key = paged.last.get("id") or paged.last.get("identifier")
+        note(
+            f"showing the first {paged.limit}; more follow: add --starting-after {key} "
+            "for the next page, or --all"
+        )
+
+
+def _stream_json(paged: _Paged, url: str | None, extra: dict[str, Any]) -> None:
+    """Stripe's list object, written one element at a time (a list may hold millions)."""
+    write = sys.stdout.write
+    write('{\n  "object": "list",\n  "data": [')
+    for count, item in enumerate(paged):
+        body = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+        write(("," if count else "") + "\n    " + body)
+        if count == 0:
+            sys.stdout.flush()
+    tail = {"has_more": paged.has_more, "url": url, **extra}
+    write("\n  ]" if paged.last is not None else "]")
+    for key, value in tail.items():
+        write(f',\n  "{key}": ' + json.dumps(value, indent=2, ensure_ascii=False))
+    write("\n}\n")
 
 
 # Unix-seconds fields that a table shows as ISO 8601 (JSON and CSV keep the integers).
@@ -109,16 +375,14 @@ TIME_FIELDS = frozenset(
         "created", "updated", "start_date", "billing_cycle_anchor", "trial_start", "trial_end",
         "canceled_at", "ended_at", "current_period_start", "current_period_end",
         "period_start", "period_end", "finalized_at", "paid_at", "voided_at",
-        "marked_uncollectible_at", "timestamp",
+        "marked_uncollectible_at", "timestamp", "cancel_at",
     }
 )  # fmt: skip
 
 
 def _shown(key: str, value: Any) -> str:
     if key in TIME_FIELDS and isinstance(value, int) and not isinstance(value, bool):
-        from billing_cli.clock import format_time
-
-        return format_time(value)
+        return _iso(value)
     return _cell(value)
 
 
@@ -138,10 +402,10 @@ def render_one(data: dict, *, as_json: bool, title: str) -> None:
 
 def _flat_columns(sample: dict) -> list[Column]:
     """Scalar fields as they are; an embedded object by its id (a price inside an item)."""
-    columns = []
+    columns: list[Column] = []
     for key, value in sample.items():
         if isinstance(value, dict) and "id" in value:
-            columns.append(Column(key, _embedded_id(key)))
+            columns.append(Column(key, _embedded_id(key), ID))
         elif not isinstance(value, dict | list) and key != "object":
             columns.append(Column(key, _scalar(key)))
     return columns
@@ -157,4 +421,4 @@ def _scalar(key: str) -> Callable[[dict[str, Any]], Any]:
 
 def note(message: str) -> None:
     """A human remark (duplicate accepted, usage discarded…): stderr, so stdout stays data."""
-    sys.stderr.write(message + "\n")
+    sys.stderr.write(literal(message) + "\n")

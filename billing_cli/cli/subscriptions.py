@@ -9,8 +9,23 @@ import typer
 from billing_cli.api import subscriptions as api
 from billing_cli.cli import context
 from billing_cli.cli.catalog import IdArg, Metadata
-from billing_cli.cli.output import Column, CsvOption, JsonOption, render_list, render_one
-from billing_cli.clock import format_time, parse_time
+from billing_cli.cli.output import (
+    ID,
+    AllOption,
+    Column,
+    CsvOption,
+    JsonOption,
+    LimitOption,
+    NlOption,
+    Page,
+    StartingAfterOption,
+    after,
+    period_column,
+    render_list,
+    render_one,
+    time_column,
+)
+from billing_cli.clock import parse_time
 from billing_cli.present import stripe_json as serialize
 
 subscription_app = typer.Typer(
@@ -18,13 +33,20 @@ subscription_app = typer.Typer(
 )
 
 SUBSCRIPTION_COLUMNS = [
-    Column("id", lambda r: r["id"]),
-    Column("customer", lambda r: r["customer"]),
+    Column("id", lambda r: r["id"], ID),
+    Column("customer", lambda r: r["customer"], ID, stack=True),
     Column("status", lambda r: r["status"]),
-    Column("prices", lambda r: " ".join(i["price"]["id"] for i in r["items"]["data"])),
-    Column("current_period_start", lambda r: format_time(r["current_period_start"])),
-    Column("current_period_end", lambda r: format_time(r["current_period_end"])),
-    Column("cancel_at_period_end", lambda r: r["cancel_at_period_end"]),
+    Column("cancel_at_period_end", lambda r: r["cancel_at_period_end"], stack=True),
+    # One price per line in a table; space-separated in CSV.
+    Column(
+        "prices",
+        lambda r: tuple(i["price"]["id"] for i in r["items"]["data"]),
+        ID,
+        csv=lambda r: " ".join(i["price"]["id"] for i in r["items"]["data"]),
+    ),
+    period_column("current_period", "current_period_start", "current_period_end"),
+    time_column("current_period_start", "current_period_start", where="csv"),
+    time_column("current_period_end", "current_period_end", where="csv"),
 ]
 
 
@@ -76,15 +98,28 @@ def subscription_create(
 def subscription_list(
     ctx: typer.Context,
     customer: Annotated[str | None, typer.Option(help="Only this customer's.")] = None,
+    limit: LimitOption = None,
+    starting_after: StartingAfterOption = None,
+    all_: AllOption = False,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
+    as_nl: NlOption = False,
 ) -> None:
-    """List subscriptions with their current period."""
+    """List subscriptions with their current period, newest first."""
+    page = Page.of(limit, all_, starting_after)
     c = context(ctx)
     subs = api.list_subscriptions(c, customer)
     prices = api.prices_of(c, subs)
     data = [serialize.subscription_dict(s, prices, c.now_ts) for s in subs]
-    render_list(data, SUBSCRIPTION_COLUMNS, as_json=as_json, as_csv=as_csv, title="subscriptions")
+    render_list(
+        after(data, starting_after, "subscription"),
+        SUBSCRIPTION_COLUMNS,
+        as_json=as_json,
+        as_csv=as_csv,
+        as_nl=as_nl,
+        title="subscriptions",
+        page=page,
+    )
 
 
 @subscription_app.command("show")

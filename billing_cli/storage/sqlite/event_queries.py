@@ -121,20 +121,25 @@ class EventQueries:
         meter: str | None = None,
         start: int | None = None,
         end: int | None = None,
+        newest_first: bool = False,
+        before_seq: int | None = None,
     ) -> Iterator[StoredEvent]:
-        """Events in receipt order, filtered; streamed (a ledger may hold millions)."""
+        """Events in receipt order (newest first on request, then only those received before
+        `before_seq`: a page cursor), filtered; streamed (a ledger may hold millions)."""
         clauses, params = [], []
         for clause, value in (
             ("e.customer = ?", customer),
             ("e.meter = ?", meter),
             ("e.timestamp >= ?", start),
             ("e.timestamp < ?", end),
+            ("e.seq < ?", before_seq),
         ):
             if value is not None:
                 clauses.append(clause)
                 params.append(value)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        for row in self.conn.execute(f"{_SELECT_EVENTS}{where} ORDER BY e.seq", params):
+        order = " ORDER BY e.seq DESC" if newest_first else " ORDER BY e.seq"
+        for row in self.conn.execute(f"{_SELECT_EVENTS}{where}{order}", params):
             yield _stored(row)
 
     def invoice_events(self, invoice: str) -> list[StoredEvent] | None:
