@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -52,7 +52,7 @@ def event_late(
     from billing_cli.api import late_events as api
 
     c = context(ctx)
-    formats = {"as_json": as_json, "as_csv": as_csv, "as_nl": as_nl}
+    formats: dict[str, Any] = {"as_json": as_json, "as_csv": as_csv, "as_nl": as_nl}
     if resolve is None:
         page = Page.of(limit, all_, starting_after)
         data = [meter_event_dict(e) for e in reversed(api.late_events(c, customer=customer))]

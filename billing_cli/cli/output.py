@@ -231,7 +231,7 @@ def print_table(columns: Sequence[Column], rows: Iterable[dict], title: str | No
         box=box.SIMPLE_HEAD if tty else box.ASCII2,
         show_edge=not tty,
     )
-    for group, width in zip(groups, widths, strict=True):
+    for group, width in zip(groups, widths or [None] * len(groups), strict=True):
         text = any(c.kind == TEXT for c in group)
         table.add_column(
             Text("\n".join(c.header for c in group)),
