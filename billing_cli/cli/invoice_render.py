@@ -57,9 +57,14 @@ def _original_quantity(e: dict) -> str:
     return packages(original, str(packs), transform)
 
 
+def _signed(quantity: str) -> str:
+    return quantity if quantity.startswith("-") else f"+{quantity}"
+
+
 def _explain_rows(line: dict, currency: str) -> list[tuple[str, str]]:
     e: dict[str, Any] = line.get("explain") or {}
-    rows: list[tuple[str, str]] = [("kind", str(e.get("kind")))]
+    late = line["type"] == "late_usage"  # its explain's `kind` is the meter's ("metered")
+    rows: list[tuple[str, str]] = [("kind", "late_usage" if late else str(e.get("kind")))]
     if e.get("meter"):
         window = e.get("usage_window") or {}
         rows += [
@@ -69,7 +74,7 @@ def _explain_rows(line: dict, currency: str) -> list[tuple[str, str]]:
             ("events", str(e.get("event_count"))),
             ("raw aggregate", str(e.get("raw_aggregate"))),
         ]  # fmt: skip
-    if e.get("kind") == "late_usage":
+    if late:
         rows += [
             ("original invoice", str(e.get("original_invoice"))),
             ("late events", ", ".join(e.get("identifiers", []))),
@@ -100,7 +105,7 @@ def _explain_rows(line: dict, currency: str) -> list[tuple[str, str]]:
         )
     if e.get("trial"):
         rows.append(("trial", f"usage before {format_time(e['trial']['trial_end'])} excluded"))
-    if e.get("kind") == "late_usage":
+    if late:
         rows += _true_up_rows(e, currency)
     else:
         rows.append(("amount", format_amount(line["amount"], currency)))
@@ -211,7 +216,11 @@ def render_invoice(data: dict, *, explain: bool = False) -> None:
                         f"{e.get('original_invoice')}: "
                         f"{format_amount(e['already_invoiced'], currency)}",
                     ),
-                    ("difference", format_amount(line["amount"], currency)),
+                    (
+                        "difference",
+                        f"{_signed(line['quantity_decimal'])}: "
+                        f"{format_amount(line['amount'], currency)}",
+                    ),
                 ],  # fmt: skip
                 title=f"how “{line['description']}” was reached",
             )
