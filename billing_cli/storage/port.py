@@ -127,6 +127,8 @@ class LedgerStore(Protocol):
         meter: str | None = None,
         start: int | None = None,
         end: int | None = None,
+        newest_first: bool = False,
+        before_seq: int | None = None,
     ) -> Iterator[StoredEvent]: ...
     def invoice_events(self, invoice: str) -> list[StoredEvent] | None: ...
     def counted_points(
