@@ -67,7 +67,10 @@ def test_tax_rate_create_list_show(billing: Billing) -> None:
     assert incl["id"].startswith("txr_") and incl["inclusive"] is True
     assert incl["percentage"] == "7.25"
     assert billing.json("tax-rate", "show", "txr_vat") == vat
-    assert [r["id"] for r in billing.json("tax-rate", "list")["data"]] == ["txr_vat", incl["id"]]
+    assert [r["id"] for r in billing.json("tax-rate", "list")["data"]] == [
+        incl["id"],
+        "txr_vat",
+    ]  # newest first
     table = billing("tax-rate", "list")
     assert table.exit_code == 0 and "txr_vat" in table.stdout and "7.25 %" in table.stdout
 

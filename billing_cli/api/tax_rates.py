@@ -12,7 +12,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from billing_cli.api.catalog import new_object_id
-from billing_cli.api.context import Context, check_text, parse_metadata
+from billing_cli.api.context import Context, check_text, newest_first, parse_metadata
 from billing_cli.domain.models import TaxRate
 from billing_cli.domain.money import parse_decimal
 from billing_cli.domain.parties import COUNTRIES
@@ -141,7 +141,7 @@ def get_tax_rate(ctx: Context, tax_rate_id: str) -> TaxRate:
 
 def list_tax_rates(ctx: Context) -> list[TaxRate]:
     with ctx.ledger(write=False) as led:
-        return led.list_tax_rates()
+        return newest_first(led.list_tax_rates())
 
 
 def default_tax_rates(led: LedgerStore, given: list[str]) -> tuple[str, ...]:

@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 
 from billing_cli.cli import context
-from billing_cli.cli.output import Column, CsvOption, JsonOption, note, print_json, print_table
+from billing_cli.cli.output import (
+    ID,
+    TEXT,
+    Column,
+    CsvOption,
+    JsonOption,
+    note,
+    print_json,
+    print_table,
+)
 
 ledger_app = typer.Typer(
     no_args_is_help=True, help="The ledger file: check it, back it up, query it with SQL."
@@ -139,8 +148,8 @@ def ledger_check(
         )
     elif problems:
         columns = [
-            Column("subject", lambda r: r["subject"]),
-            Column("problem", lambda r: r["problem"]),
+            Column("subject", lambda r: r["subject"], ID),
+            Column("problem", lambda r: r["problem"], TEXT),
         ]
         print_table(columns, problems, title="ledger check: problems")
     else:

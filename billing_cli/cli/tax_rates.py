@@ -8,8 +8,24 @@ import typer
 
 from billing_cli.api import tax_rates as api
 from billing_cli.cli import context
-from billing_cli.cli.catalog import IdArg, Metadata, _time
-from billing_cli.cli.output import Column, CsvOption, JsonOption, render_list, render_one
+from billing_cli.cli.catalog import IdArg, Metadata
+from billing_cli.cli.output import (
+    ID,
+    NUMBER,
+    TEXT,
+    AllOption,
+    Column,
+    CsvOption,
+    JsonOption,
+    LimitOption,
+    NlOption,
+    Page,
+    StartingAfterOption,
+    after,
+    render_list,
+    render_one,
+    time_column,
+)
 from billing_cli.present.stripe_json import tax_rate_dict
 
 tax_rate_app = typer.Typer(
@@ -18,13 +34,14 @@ tax_rate_app = typer.Typer(
 )
 
 TAX_RATE_COLUMNS = [
-    Column("id", lambda r: r["id"]),
-    Column("display_name", lambda r: r["display_name"]),
-    Column("percentage", lambda r: f"{r['percentage']} %", right=True),
-    Column("inclusive", lambda r: "inclusive" if r["inclusive"] else "exclusive"),
+    Column("id", lambda r: r["id"], ID),
+    Column("display_name", lambda r: r["display_name"], TEXT),
+    # CSV: the plain number (a spreadsheet computes with it), not "19 %".
+    Column("percentage", lambda r: f"{r['percentage']} %", NUMBER, csv=lambda r: r["percentage"]),
+    Column("inclusive", lambda r: "inclusive" if r["inclusive"] else "exclusive", stack=True),
     Column("country", lambda r: r["country"] or ""),
-    Column("active", lambda r: "yes" if r["active"] else "no"),
-    Column("created", _time),
+    Column("active", lambda r: "yes" if r["active"] else "no", stack=True),
+    time_column("created", "created"),
 ]
 
 Country = Annotated[str | None, typer.Option(help="ISO 3166-1 alpha-2 code, e.g. DE.")]
@@ -101,11 +118,26 @@ def tax_rate_update(
 
 @tax_rate_app.command("list")
 def tax_rate_list(
-    ctx: typer.Context, as_json: JsonOption = False, as_csv: CsvOption = False
+    ctx: typer.Context,
+    limit: LimitOption = None,
+    starting_after: StartingAfterOption = None,
+    all_: AllOption = False,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+    as_nl: NlOption = False,
 ) -> None:
-    """List tax rates."""
+    """List tax rates, newest first."""
+    page = Page.of(limit, all_, starting_after)
     data = [tax_rate_dict(r) for r in api.list_tax_rates(context(ctx))]
-    render_list(data, TAX_RATE_COLUMNS, as_json=as_json, as_csv=as_csv, title="tax rates")
+    render_list(
+        after(data, starting_after, "tax rate"),
+        TAX_RATE_COLUMNS,
+        as_json=as_json,
+        as_csv=as_csv,
+        as_nl=as_nl,
+        title="tax rates",
+        page=page,
+    )
 
 
 @tax_rate_app.command("show")
