@@ -21,6 +21,8 @@ PREFIXES = {
     "subscription_item": "si_",
     "invoice": "in_",
     "line_item": "il_",
+    "billing.credit_grant": "credgr_",
+    "billing.credit_balance_transaction": "cbtxn_",
 }
 
 ALPHABET = string.digits + string.ascii_uppercase + string.ascii_lowercase
@@ -36,6 +38,8 @@ _EXAMPLES = {
     "si_": "si_acme_tokens",
     "in_": "in_acme_2026_11",
     "il_": "il_acme_tokens",
+    "credgr_": "credgr_welcome",
+    "cg_": "cg_welcome",
 }
 _ID_CHARS = re.compile(r"[A-Za-z0-9_]+", re.ASCII)
 

@@ -40,6 +40,21 @@ if hasattr(typer.testing, "_get_command"):
     typer.testing._get_command = _cached_command
 
 NOW = "2026-11-01T09:00:00Z"
+
+
+def undo_credits(conn: sqlite3.Connection) -> None:
+    """Take a current ledger back to before migration 10 (billing credits), for tests that need
+    a file of an older version; run before `tests.documents.undo_documents`."""
+    for sql in (
+        "DROP TRIGGER invoices_credit_seq_frozen",
+        "ALTER TABLE invoices DROP COLUMN credit_seq",
+        "ALTER TABLE invoice_lines DROP COLUMN pretax_credit_amounts",
+        "DROP TABLE credit_balance_transactions",
+        "DROP TABLE credit_grants",
+    ):
+        conn.execute(sql)
+
+
 NOW_TS = 1793523600  # NOW as Unix seconds
 
 _CLEAN_ENV = {"BILLING_DB": None, "BILLING_NOW": None, "BILLING_DEBUG": None}

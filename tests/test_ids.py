@@ -22,6 +22,9 @@ def test_prefixes_match_spec() -> None:
         "subscription_item": "si_",
         "invoice": "in_",
         "line_item": "il_",
+        # issue 19 (Stripe's prefixes; a chosen grant --id may also start with cg_)
+        "billing.credit_grant": "credgr_",
+        "billing.credit_balance_transaction": "cbtxn_",
     }
 
 

@@ -23,6 +23,7 @@ from billing_cli.domain.aggregation import HOUR, aggregate_events
 from billing_cli.domain.events import ValidEvent
 from billing_cli.storage.sqlite import Ledger
 from billing_cli.storage.sqlite.events import payload_json
+from tests.conftest import undo_credits
 from tests.documents import undo_documents
 
 NOW = 1_793_523_600  # 2026-11-01T09:00:00Z
@@ -309,6 +310,7 @@ def test_the_watermark_migration_initialises_from_existing_events(tmp_path: Path
     ctx = make_ledger(tmp_path / "l.db")
     append(ctx, [event("a", T0)], received=NOW - 5)
     conn = sqlite3.connect(tmp_path / "l.db")
+    undo_credits(conn)
     undo_documents(conn)
     conn.execute("DROP TABLE event_watermark")
     conn.execute("DROP TABLE invoice_chain")  # migration 4's, so the file is truly version 2

@@ -14,7 +14,7 @@ from billing_cli.storage.sqlite.schema import SCHEMA_VERSION
 from tests.conftest import Billing, json_of
 
 LEDGERS = Path(__file__).parent / "data" / "ledgers"
-OLD_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8]
+OLD_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8, 9]
 
 
 def test_every_older_version_is_checked_in() -> None:

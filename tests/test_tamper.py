@@ -21,7 +21,7 @@ import pytest
 
 from billing_cli.storage.sqlite import Ledger
 from billing_cli.storage.sqlite.schema import SCHEMA_VERSION
-from tests.conftest import Billing, json_of
+from tests.conftest import Billing, json_of, undo_credits
 from tests.documents import undo_documents
 
 T0 = "2026-11-01T09:00:00Z"
@@ -240,7 +240,8 @@ def test_a_forged_line_is_named(db: Path) -> None:
         db,
         "INSERT INTO invoice_lines SELECT 'il_forged', invoice, 9, type, subscription_item,"
         " price, meter, description, period_start, period_end, quantity_decimal, quantity,"
-        " unit_amount_decimal, amount, proration, explain, taxes FROM invoice_lines"
+        " unit_amount_decimal, amount, proration, explain, taxes, pretax_credit_amounts"
+        " FROM invoice_lines"
         f" WHERE id = '{line_id(db, 'AAA-0002')}'",
     )
     check_names(db, "AAA-0002", "invoice_lines il_forged: not part of AAA-0002")
@@ -355,6 +356,7 @@ def test_a_version_3_ledger_gets_its_invoice_chain_on_upgrade(db: Path) -> None:
     without_header = lambda rows: sorted(r[:4] + r[5:] for r in rows)  # noqa: E731
     chain_before = without_header(chain_rows(db))
     conn = sqlite3.connect(db)
+    undo_credits(conn)
     undo_documents(conn)
     conn.commit()
     conn.close()

@@ -305,7 +305,8 @@ def test_finalized_invoices_are_never_deleted(conn, status: str) -> None:
         "DELETE FROM invoice_lines WHERE invoice = ?",
         "INSERT INTO invoice_lines SELECT 'il_forged', invoice, 9, type, subscription_item,"
         " price, meter, description, period_start, period_end, quantity_decimal, quantity,"
-        " unit_amount_decimal, amount, proration, explain, taxes FROM invoice_lines"
+        " unit_amount_decimal, amount, proration, explain, taxes, pretax_credit_amounts"
+        " FROM invoice_lines"
         " WHERE invoice = ?",
     ],
 )
@@ -335,7 +336,8 @@ def test_drafts_are_freely_recomputed_and_deleted(conn) -> None:
     conn.execute(
         "INSERT INTO invoice_lines SELECT 'il_more', invoice, 9, type, subscription_item, price,"
         " meter, description, period_start, period_end, quantity_decimal, quantity,"
-        " unit_amount_decimal, amount, proration, explain, taxes FROM invoice_lines"
+        " unit_amount_decimal, amount, proration, explain, taxes, pretax_credit_amounts"
+        " FROM invoice_lines"
         " WHERE invoice = ?",
         (draft,),
     )

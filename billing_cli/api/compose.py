@@ -13,7 +13,8 @@ from dataclasses import replace
 from decimal import Decimal
 
 from billing_cli import ids
-from billing_cli.domain import invoicing, parties
+from billing_cli.api.credits import grant_states, new_transaction_id
+from billing_cli.domain import credits, invoicing, parties
 from billing_cli.domain.aggregation import Aggregate, EventPoint, aggregate_events
 from billing_cli.domain.chain import invoice_hash
 from billing_cli.domain.events import LateEvent
@@ -189,6 +190,7 @@ def compose_for(
         computed_at=as_of,
         starting_balance=customer.balance,
         late_lines=pending_late_lines(led, sub.customer, as_of, base),
+        credit_grants=grant_states(led, sub.customer),
         invoice_id=invoice_id,
         created=created,
         tax_rates=tax_rates_for(led, sub),
@@ -199,15 +201,24 @@ def compose_for(
 
 
 def finalize_draft(led: LedgerStore, draft: Invoice, now: int) -> Invoice:
-    """Number it, carry the customer's balance in and out, freeze seller and buyer as they
-    stand now, hash it, mark it open; an invoice with nothing to pay (amount due 0: a zero
-    total, or one the customer's credit covers) is marked paid at once, as Stripe does, with
-    `paid_at` its finalization."""
+    """Apply billing credits for good (each pretax credit becomes a `credits_applied` debit,
+    each line's tax recomputed on what is left), number it, carry the customer's balance in and
+    out, freeze seller and buyer as they stand now, hash it, mark it open; an invoice with
+    nothing to pay (amount due 0: a zero total, or one credits or the customer's balance cover)
+    is marked paid at once, as Stripe does, with `paid_at` its finalization."""
     customer = led.get_customer(draft.customer)
     assert customer is not None
+    assert draft.id is not None
+    # The credits are taken again here, from the grants as they stand inside this write
+    # transaction, whatever the draft showed when it was computed.
+    inv = invoicing.apply_credits(draft, grant_states(led, draft.customer), at=now)
+    inv = replace(inv, lines=credits.with_transaction_ids(inv.lines, new_transaction_id))
+    if inv.total_pretax_credit_amounts or draft.total_pretax_credit_amounts:
+        led.replace_draft(inv)
+    led.mark_credit_position(draft.id)
     number = led.take_invoice_number(draft.customer)
     inv = invoicing.finalized(
-        draft,
+        inv,
         number=number,
         finalized_at=now,
         starting_balance=customer.balance,
@@ -215,6 +226,11 @@ def finalize_draft(led: LedgerStore, draft: Invoice, now: int) -> Invoice:
     )
     inv = replace(inv, hash=invoice_hash(inv))
     led.mark_finalized(inv)
+    led.append_credit_transactions(
+        credits.applied_debits(
+            draft.id, inv.lines, customer=inv.customer, currency=inv.currency, at=now
+        )
+    )
     assert inv.ending_balance is not None
     led.set_customer_balance(inv.customer, inv.ending_balance)
     if inv.amount_due == 0:

@@ -9,6 +9,7 @@ from billing_cli import ids
 from billing_cli.api.catalog import require_customer
 from billing_cli.api.compose import compose_for, finalize_draft
 from billing_cli.api.context import Context
+from billing_cli.api.credits import commit_expiries, reinstate_credits
 from billing_cli.api.subscriptions import require_subscription
 from billing_cli.clock import parse_duration
 from billing_cli.domain import invoicing, schedule
@@ -175,6 +176,7 @@ def _run(led: LedgerStore, now: int, grace: int) -> RunResult:
             getattr(result, action).append(inv.id or "")
         if actions:
             result.invoices[inv.id or ""] = inv
+    commit_expiries(led, now)
     return result
 
 
@@ -262,7 +264,8 @@ def pay(ctx: Context, invoice_id: str) -> Invoice:
 
 
 def void(ctx: Context, invoice_id: str) -> Invoice:
-    """Void; the balance change the invoice made is undone (Stripe returns applied credit)."""
+    """Void; the balance change the invoice made is undone (Stripe returns applied credit) and
+    the billing credits it took go back to their grants."""
     with ctx.ledger(write=False) as led, led.write():  # an existing ledger only
         inv = require_invoice(led, invoice_id)
         _check_transition(inv, "void", invoice_id)
@@ -271,6 +274,7 @@ def void(ctx: Context, invoice_id: str) -> Invoice:
         if applied:
             customer = require_customer(led, inv.customer)
             led.set_customer_balance(customer.id, customer.balance - applied)
+        reinstate_credits(led, inv.id or "", ctx.now_ts)
         return require_invoice(led, inv.id or "")
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,7 +27,8 @@ from billing_cli.api import ledger_head
 from billing_cli.api.chain_check import Problem, check_event_chains, check_invoice_chain
 from billing_cli.api.compose import base_usage, catalog_for, late_line, tax_rates_for
 from billing_cli.api.context import Context
-from billing_cli.domain import invoicing, tax
+from billing_cli.api.credit_check import check_credits
+from billing_cli.domain import credits, invoicing, tax
 from billing_cli.domain.aggregation import Aggregate
 from billing_cli.domain.chain import invoice_hash
 from billing_cli.domain.invoicing import Invoice, Line, StoredLine, number_seq
@@ -137,13 +138,24 @@ def _recompute(led: LedgerStore, inv: Invoice) -> list[Line] | None:
     return list(fresh.lines)
 
 
+def _credited_as(fresh: list[Line], stored: list[Line]) -> list[Line]:
+    """Recomputed lines with the billing credits the stored ones carry (which `credit_check`
+    verifies on their own), taxed on what the credits left, as the invoice was."""
+    moved = [
+        replace(line, pretax_credit_amounts=old.pretax_credit_amounts)
+        for line, old in zip(fresh, stored, strict=False)
+    ]
+    return list(tax.retax(moved + fresh[len(stored) :]))
+
+
 def _check_lines(led: LedgerStore, inv: Invoice, name: str) -> list[Problem]:
     raw = _recompute(led, inv)
     if raw is None:
         return [Problem(name, f"its subscription {inv.subscription} is missing")]
+    stored = _subscription_lines(inv)
     found = [
         Problem(name, f"recomputed from events and prices: {d}")
-        for d in invoicing.line_differences(raw, _subscription_lines(inv))
+        for d in invoicing.line_differences(_credited_as(raw, stored), stored)
     ]
     # The roll-ups that produced these lines are checked as a whole by `verify_rollups`.
     return found
@@ -175,8 +187,9 @@ def _check_late_lines(
             found.append(Problem(name, f"late line {line.id} counts unknown events {missing}"))
             continue
         events = sorted((late[i] for i in wanted), key=lambda e: e.seq)
+        recomputed = late_line(led, raw, inv.customer, original, events, earlier)
         expected = tax.apply_taxes(
-            [late_line(led, raw, inv.customer, original, events, earlier)], rates
+            [replace(recomputed, pretax_credit_amounts=line.pretax_credit_amounts)], rates
         )[0]
         found += [
             Problem(name, f"late usage recomputed: {d}")
@@ -191,13 +204,14 @@ def _check_totals(inv: Invoice, name: str) -> list[Problem]:
     found = []
     subtotal = sum(line.amount for line in inv.lines)
     totals = tax.total_taxes(inv.lines)
-    total = subtotal + tax.exclusive_tax(totals)
+    credited = credits.credited(inv.lines)
+    total = subtotal - credited + tax.exclusive_tax(totals)
     if (inv.subtotal, inv.total) != (subtotal, total):
         found.append(
             Problem(
                 name,
                 f"subtotal {inv.subtotal} / total {inv.total}, lines sum to {subtotal}"
-                f" / {total} with tax",
+                f" / {total} after {credited} of credits and with tax",
             )
         )
     if inv.total_taxes != totals:
@@ -299,6 +313,7 @@ def check_ledger(ctx: Context, *, expect_head: str | None = None) -> CheckReport
             )
         step("ledger", "checking the customers", lambda: _check_customers(led, invoices))
         found += [Problem("ledger", p) for p in led.schema_problems()]
+        step("ledger", "checking billing credits", lambda: check_credits(led, invoices))
     return report
 
 

@@ -1,4 +1,5 @@
-"""An invoice as a document for people (SPEC 5.1): header, lines, subtotal, total, amount due.
+"""An invoice as a document for people (SPEC 5.1): header, lines, subtotal, billing credits,
+total, amount due.
 
 `--explain` adds each line's computation (meter, events, aggregate, transform, tiers, exact and
 rounded amount). Every stored text (customer name, product name) is printed as data, and the
@@ -7,6 +8,7 @@ lines table follows `output.print_table`'s rules: no amount, quantity or id is e
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -134,11 +136,48 @@ def _print_pairs(out: Any, pairs: list[tuple[str, str]], title: str | None = Non
         out.print(Text(f"{key:<{width}}  {literal(value)}".rstrip()), soft_wrap=True)
 
 
-def _totals(data: dict) -> list[tuple[str, str]]:
-    """Subtotal to amount due, then for a finalized invoice what was paid and what is due now:
-    a paid or void invoice owes nothing, whatever it billed."""
+def _grant_label(grant_id: str, grants: Mapping[str, dict]) -> str:
+    grant = grants.get(grant_id)
+    if grant is None:
+        return grant_id
+    name = f"{grant['name']}, " if grant.get("name") else ""
+    return f"{grant_id} ({name}{grant['category']})"
+
+
+def _credit_rows(line: dict, currency: str, grants: Mapping[str, dict]) -> list[tuple[str, str]]:
+    """`--explain`: the grants that paid the line (or would, in a preview or a draft)."""
+    rows = []
+    for credit in (line.get("explain") or {}).get("credits") or []:
+        txn = credit.get("credit_balance_transaction")
+        how = f"transaction {txn}" if txn else "would apply now"
+        rows.append(
+            (
+                f"credit {_grant_label(credit['credit_grant'], grants)}",
+                f"−{format_amount(credit['amount'], currency)} ({how})",
+            )
+        )
+    if rows:
+        paid = sum(c["amount"] for c in line["pretax_credit_amounts"])
+        rows.append(("after credits", format_amount(line["amount"] - paid, currency)))
+    return rows
+
+
+def _credits_by_grant(lines: list[dict]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for line in lines:
+        for credit in (line.get("explain") or {}).get("credits") or []:
+            out[credit["credit_grant"]] = out.get(credit["credit_grant"], 0) + credit["amount"]
+    return out
+
+
+def _totals(data: dict, grants: Mapping[str, dict]) -> list[tuple[str, str]]:
+    """Subtotal, the billing credits per grant, tax, total, amount due; then for a finalized
+    invoice what was paid and what is due now: a paid or void invoice owes nothing, whatever
+    it billed."""
     currency = data["currency"]
     pairs = [("subtotal", data["subtotal"])]
+    for grant_id, amount in _credits_by_grant(data["lines"]["data"]).items():
+        pairs.append((f"credits: {_grant_label(grant_id, grants)}", -amount))
     for t in data.get("total_taxes") or []:
         kind = "incl." if t["inclusive"] else "on"
         base = format_amount(t["taxable_amount"], currency)
@@ -157,6 +196,12 @@ def _totals(data: dict) -> list[tuple[str, str]]:
     return [(k, f"{v:>{width}}") for k, v in shown]
 
 
+def _paid(line: dict, currency: str) -> str:
+    paid = sum(c["amount"] for c in line.get("pretax_credit_amounts") or [])
+    return f"−{format_amount(paid, currency)}" if paid else ""
+
+
+CREDITS_COLUMN = Column("credits", lambda r: r["credits"], AMOUNT)
 LINE_COLUMNS = [
     Column("description", lambda r: r["description"], TEXT),
     period_column("period", "start", "end"),
@@ -166,8 +211,11 @@ LINE_COLUMNS = [
 ]
 
 
-def render_invoice(data: dict, *, explain: bool = False) -> None:
-    """Print one Stripe-shaped invoice dict (from `invoice_json.invoice_dict`) as a document."""
+def render_invoice(
+    data: dict, *, explain: bool = False, grants: Mapping[str, dict] | None = None
+) -> None:
+    """Print one Stripe-shaped invoice dict (from `invoice_json.invoice_dict`) as a document.
+    `grants` (credit grant dicts by id) lets billing credits be named, not only numbered."""
     from billing_cli.cli.output import console, print_table
 
     out = console()
@@ -195,10 +243,12 @@ def render_invoice(data: dict, *, explain: bool = False) -> None:
             "quantity": _quantity(line),
             "unit": _unit(line, currency),
             "amount": format_amount(line["amount"], currency),
+            "credits": _paid(line, currency),
         }
         for line in lines
     ]
-    print_table(LINE_COLUMNS, rows)
+    credited = any(line.get("pretax_credit_amounts") for line in lines)
+    print_table([*LINE_COLUMNS, *([CREDITS_COLUMN] if credited else [])], rows)
     for line in lines:
         e = line.get("explain") or {}
         if line["type"] == "late_usage" and "recomputed_amount" in e:
@@ -225,9 +275,10 @@ def render_invoice(data: dict, *, explain: bool = False) -> None:
                 title=f"how “{line['description']}” was reached",
             )
     out.print()
-    _print_pairs(out, _totals(data))
+    _print_pairs(out, _totals(data, grants or {}))
     if explain:
         for index, line in enumerate(lines, start=1):
             out.print()
             title = f"line {index}: {line['description']}"
-            _print_pairs(out, _explain_rows(line, currency), title=title)
+            rows_of = _explain_rows(line, currency) + _credit_rows(line, currency, grants or {})
+            _print_pairs(out, rows_of, title=title)

@@ -81,6 +81,22 @@ def _invoice_data(c, inv, parties: tuple[dict, Any] | None = None) -> dict:  # n
     return invoice_dict(inv, customers.get(inv.customer), account)
 
 
+def _grants_of(c, data: dict) -> dict[str, dict]:  # noqa: ANN001 - Context
+    """The credit grants an invoice's lines name, so the document can show their names."""
+    wanted = {
+        credit["credit_grant"]
+        for line in data["lines"]["data"]
+        for credit in line["explain"].get("credits") or []
+    }
+    if not wanted:
+        return {}
+    from billing_cli.api.credits import list_grants
+    from billing_cli.present.credits_json import credit_grant_dict
+
+    states = list_grants(c, customer=data["customer"])
+    return {s.grant.id: credit_grant_dict(s) for s in states if s.grant.id in wanted}
+
+
 def _show(c, inv, *, as_json: bool, explain: bool = False) -> None:  # noqa: ANN001
     data = _invoice_data(c, inv)
     if as_json:
@@ -88,7 +104,7 @@ def _show(c, inv, *, as_json: bool, explain: bool = False) -> None:  # noqa: ANN
         return
     from billing_cli.cli.invoice_render import render_invoice
 
-    render_invoice(data, explain=explain)
+    render_invoice(data, explain=explain, grants=_grants_of(c, data))
 
 
 @invoice_app.command("upcoming")

@@ -122,11 +122,12 @@ def ledger_check(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Walk the hash chains (events, adjustments, invoices, catalog) and compare the schema with
-    billing's own; recompute every finalized invoice from events and prices; check numbering,
-    balances and references. Exit 0 when everything holds, 6 otherwise (the first row that does
-    not match is named). --print-head / --expect-head HEAD anchor the ledger outside the file,
-    which reveals rows cut off the end or appended behind billing's back."""
+    """Walk the hash chains (events, adjustments, invoices, catalog, credits) and compare the
+    schema with billing's own; recompute every finalized invoice from events and prices and its
+    billing credits from the grants; check numbering, balances and references. Exit 0 when
+    everything holds, 6 otherwise (the first row that does not match is named). --print-head /
+    --expect-head HEAD anchor the ledger outside the file, which reveals rows cut off the end or
+    appended behind billing's back."""
     from billing_cli.api.ledger_check import check_ledger
     from billing_cli.errors import LedgerError
 
@@ -155,8 +156,8 @@ def ledger_check(
     else:
         summary = (
             f"ledger check: ok ({report.invoices} finalized invoice(s), {report.lines} line(s) "
-            "recomputed from events and prices; event, adjustment, invoice and catalog chains, "
-            "schema and roll-ups verified"
+            "recomputed from events and prices; event, adjustment, invoice, catalog and credit "
+            "chains, billing credits, schema and roll-ups verified"
             + ("; the ledger is at the expected head" if expect_head else "")
             + ")"
         )

@@ -2,8 +2,9 @@
 
 Each money-relevant row keeps `sha256(previous hash + canonical row)`. Editing, inserting or
 deleting a row behind the program's back breaks the chain at that row, which `ledger check`
-names. Three chains: meter events, meter event adjustments, and the invoice chain (each
-finalization and each later status transition of an invoice, in the order they happened).
+names. Four chains: meter events, meter event adjustments, the invoice chain (each
+finalization and each later status transition of an invoice, in the order they happened) and
+the credit chain (every credit balance transaction, each grant entering with its first).
 The canonical form is JSON of the row's fields in a fixed order, so it does not depend on
 SQLite's storage or on Python's dict order.
 """
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from billing_cli.domain.money import decimal_str
 
 if TYPE_CHECKING:
+    from billing_cli.domain.credits import CreditGrant
     from billing_cli.domain.invoicing import Invoice, Line
 
 GENESIS = "0" * 64
@@ -47,6 +49,22 @@ INVOICE_CHAIN_FIELDS = (
     "amount_paid",
     "header_hash",
     "line_hashes",
+)
+# The credit chain (migration 10): every billing.credit_balance_transaction in the order it was
+# written. A grant's `credits_granted` row carries the content hash of the grant itself.
+CREDIT_TRANSACTION_FIELDS = (
+    "seq",
+    "id",
+    "created",
+    "effective_at",
+    "credit_grant",
+    "customer",
+    "currency",
+    "reason",
+    "amount",
+    "invoice",
+    "invoice_line_item",
+    "grant_hash",
 )
 
 
@@ -145,6 +163,20 @@ def _line_values(line: Line) -> list[object]:
         line.proration,
         explain_text(line.explain),
         *([{"taxes": taxes_data(line.taxes)}] if line.taxes else []),
+        # Billing credits (migration 10) join the hashed values only when a line has some, so a
+        # line without credits hashes as it always did.
+        *(
+            [
+                {
+                    "pretax_credit_amounts": [
+                        [c.credit_grant, c.amount, c.credit_balance_transaction]
+                        for c in line.pretax_credit_amounts
+                    ]
+                }
+            ]
+            if line.pretax_credit_amounts
+            else []
+        ),
     ]
 
 
@@ -192,3 +224,28 @@ class ChainEntry:
     def values(self) -> tuple[object, ...]:
         """The fields the row's hash covers, in `INVOICE_CHAIN_FIELDS` order."""
         return tuple(getattr(self, name) for name in INVOICE_CHAIN_FIELDS)
+
+
+# --- billing credits ---
+
+
+def grant_hash(grant: CreditGrant) -> str:
+    """sha256 of a credit grant as created (grants are never edited: expiring and voiding are
+    transactions); its `credits_granted` transaction carries it into the credit chain."""
+    return link(
+        GENESIS,
+        [
+            grant.id,
+            grant.created,
+            grant.customer,
+            grant.currency,
+            grant.value,
+            grant.category,
+            grant.priority,
+            grant.effective_at,
+            grant.expires_at,
+            list(grant.prices),
+            grant.name,
+            dict(sorted(grant.metadata.items())),
+        ],
+    )

@@ -48,6 +48,17 @@ class Catalog:
 
 
 @dataclass(frozen=True)
+class PretaxCredit:
+    """One entry of a line's `pretax_credit_amounts`: what one credit grant paid of the line
+    before tax. The debit transaction's id is set when the invoice is finalized (a preview or a
+    draft shows what would apply, with no transaction yet)."""
+
+    amount: int
+    credit_grant: str
+    credit_balance_transaction: str | None = None
+
+
+@dataclass(frozen=True)
 class Line:
     """One invoice line (SPEC 4.1); `explain` holds every intermediate of the computation."""
 
@@ -65,11 +76,17 @@ class Line:
     explain: Mapping[str, Any] = field(default_factory=dict)
     id: str | None = None
     taxes: tuple[LineTax, ...] = ()
+    pretax_credit_amounts: tuple[PretaxCredit, ...] = ()
 
     @property
     def quantity(self) -> int:
         """Stripe's integer quantity: the decimal one with its fraction truncated."""
         return int(self.quantity_decimal)
+
+    @property
+    def pretax_credit_total(self) -> int:
+        """What billing credits paid of this line; tax is computed on `amount` minus this."""
+        return sum(c.amount for c in self.pretax_credit_amounts)
 
 
 def usage_window(sub: Subscription, start: int, end: int) -> tuple[int, int]:

@@ -14,6 +14,10 @@ Which invoice bills what:
   metered usage only (Stripe's cancel does not prorate licensed items unless asked).
 Events with timestamp < trial_end count nowhere. Late-usage lines (SPEC 2.6) are built by
 `late_usage_line` and appended by the caller to the customer's next invoice.
+
+Billing credits (issue 19) are a step of their own after pricing, before anything computed on
+the amount after credits (tax): `credits.allocate` sets each line's `pretax_credit_amounts`;
+`subtotal` stays the sum of the lines, `total` and `amount_due` come after credits.
 """
 
 from __future__ import annotations
@@ -21,13 +25,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from billing_cli.domain import schedule, tax
+from billing_cli.domain import credits, schedule, tax
+from billing_cli.domain.credits import GrantState
 from billing_cli.domain.invoice_lines import (
     CANCEL,
     CREATE,
     CYCLE,
     Catalog,
     Line,
+    PretaxCredit,
     UsageFn,
     late_usage_line,
     licensed_line,
@@ -46,8 +52,10 @@ __all__ = [
     "Catalog",
     "Invoice",
     "Line",
+    "PretaxCredit",
     "Target",
     "UsageFn",
+    "apply_credits",
     "cancel_target",
     "compose",
     "create_target",
@@ -113,6 +121,11 @@ class Invoice:
     @property
     def target(self) -> Target:
         return Target(self.billing_reason, self.period_start, self.period_end)
+
+    @property
+    def total_pretax_credit_amounts(self) -> tuple[PretaxCredit, ...]:
+        """Stripe's invoice-level list: every line's pretax credits, in line order."""
+        return tuple(c for line in self.lines for c in line.pretax_credit_amounts)
 
 
 # -- which periods get which invoice -----------------------------------------------------------
@@ -225,6 +238,7 @@ def compose(
     computed_at: int,
     starting_balance: int = 0,
     late_lines: Iterable[Line] = (),
+    credit_grants: Iterable[GrantState] = (),
     invoice_id: str | None = None,
     created: int | None = None,
     tax_rates: Sequence[TaxRate] = (),
@@ -238,13 +252,9 @@ def compose(
     lines = tuple(_subscription_lines(sub, target, catalog, usage)) + tuple(late_lines)
     subtotal = sum(line.amount for line in lines)
     _check_sum("subtotal", subtotal, sub.currency, sub.customer, lines)
+    lines = credits.allocate(lines, credit_grants, currency=sub.currency, at=computed_at)
     lines = tax.apply_taxes(lines, tax_rates)
-    totals = tax.total_taxes(lines)
-    total = subtotal + tax.exclusive_tax(totals)
-    _check_sum("total", total, sub.currency, sub.customer, lines)
-    _check_sum("balance", total + starting_balance, sub.currency, sub.customer, lines)
-    amount_due, _ = settle(total, starting_balance)
-    return Invoice(
+    inv = Invoice(
         id=invoice_id,
         created=computed_at if created is None else created,
         customer=sub.customer,
@@ -257,13 +267,32 @@ def compose(
         period_end=target.period_end,
         lines=lines,
         subtotal=subtotal,
-        total=total,
+        total=subtotal,
         starting_balance=starting_balance,
         ending_balance=None,
-        amount_due=amount_due,
+        amount_due=0,
         computed_at=computed_at,
-        total_taxes=totals,
     )
+    return _totals(inv, lines)
+
+
+def _totals(inv: Invoice, lines: tuple[Line, ...]) -> Invoice:
+    """`total` (subtotal − credits + exclusive tax), `total_taxes` and `amount_due` of lines
+    that are priced, credited and taxed."""
+    totals = tax.total_taxes(lines)
+    total = inv.subtotal - credits.credited(lines) + tax.exclusive_tax(totals)
+    _check_sum("total", total, inv.currency, inv.customer, lines)
+    _check_sum("balance", total + inv.starting_balance, inv.currency, inv.customer, lines)
+    amount_due, _ = settle(total, inv.starting_balance)
+    return replace(inv, lines=lines, total=total, amount_due=amount_due, total_taxes=totals)
+
+
+def apply_credits(inv: Invoice, grants: Iterable[GrantState], *, at: int) -> Invoice:
+    """The credit step again (at finalization, from the grants as they stand then): what the
+    usable grants pay of each line, before tax, in Stripe's order; each line's tax recomputed
+    at its rates on what is left, and the totals after them. `subtotal` is unchanged."""
+    lines = credits.allocate(inv.lines, grants, currency=inv.currency, at=at)
+    return _totals(inv, tax.retax(lines))
 
 
 def finalized(
@@ -336,8 +365,8 @@ def _tax_note(line: Line) -> str:
 def differences(expected: Invoice, actual: Invoice) -> list[str]:
     """What differs between two computations of one invoice (ids and timestamps aside).
 
-    Used by `ledger check` and by the preview-equals-final tests; empty means equal line for
-    line and cent for cent.
+    Used by the preview-equals-final tests; empty means equal line for line and cent for cent,
+    billing credits included (which grant paid how much of each line).
     """
     out: list[str] = []
     for name in ("currency", "subtotal", "total", "period_start", "period_end"):
@@ -346,6 +375,11 @@ def differences(expected: Invoice, actual: Invoice) -> list[str]:
             out.append(f"{name}: expected {a}, found {b}")
     if _taxes_key(expected.total_taxes) != _taxes_key(actual.total_taxes):
         out.append(f"total_taxes: expected {expected.total_taxes}, found {actual.total_taxes}")
+    for index, (a, b) in enumerate(zip(expected.lines, actual.lines, strict=False), start=1):
+        paid_a = [(c.credit_grant, c.amount) for c in a.pretax_credit_amounts]
+        paid_b = [(c.credit_grant, c.amount) for c in b.pretax_credit_amounts]
+        if paid_a != paid_b:
+            out.append(f"line {index} ({b.description}): expected credits {paid_a}, found {paid_b}")
     return out + line_differences(expected.lines, actual.lines)
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "apply_taxes",
     "exclusive_tax",
     "line_taxes",
+    "retax",
     "taxes_data",
     "total_taxes",
 ]
@@ -88,8 +89,29 @@ def line_taxes(amount: int, rates: Sequence[TaxRate]) -> tuple[LineTax, ...]:
 
 
 def apply_taxes(lines: Iterable[Line], rates: Sequence[TaxRate]) -> tuple[Line, ...]:
-    """Every line with its taxes: the tax step of composing an invoice."""
-    return tuple(replace(line, taxes=line_taxes(line.amount, rates)) for line in lines)
+    """Every line with its taxes: the tax step of composing an invoice, on each line's amount
+    after the billing credits applied to it."""
+    return tuple(
+        replace(line, taxes=line_taxes(line.amount - line.pretax_credit_total, rates))
+        for line in lines
+    )
+
+
+def retax(lines: Iterable[Line]) -> tuple[Line, ...]:
+    """Every line taxed again at the rates it was taxed at (its credits changed)."""
+    return tuple(
+        replace(
+            line,
+            taxes=line_taxes(
+                line.amount - line.pretax_credit_total,
+                [
+                    TaxRate(t.tax_rate, 0, t.display_name, t.percentage, t.inclusive)
+                    for t in line.taxes
+                ],
+            ),
+        )
+        for line in lines
+    )
 
 
 def total_taxes(lines: Iterable[Line]) -> tuple[TaxTotal, ...]:

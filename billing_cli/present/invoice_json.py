@@ -10,12 +10,12 @@ from decimal import Decimal
 from typing import Any
 
 from billing_cli.domain import parties
-from billing_cli.domain.invoicing import Invoice, Line
+from billing_cli.domain.invoicing import Invoice, Line, PretaxCredit
 from billing_cli.domain.models import Account, Customer, Parties
 from billing_cli.domain.money import decimal_str
 from billing_cli.domain.tax import LineTax, TaxTotal
 
-__all__ = ["invoice_dict", "line_dict"]
+__all__ = ["invoice_dict", "line_dict", "pretax_credit_dict"]
 
 
 def _dstr(value: Decimal | None) -> str | None:
@@ -43,7 +43,29 @@ def line_dict(line: Line, inv: Invoice) -> dict[str, Any]:
         "type": line.type,
         "unit_amount_decimal": _dstr(line.unit_amount_decimal),
         "taxes": [_tax(t) for t in line.taxes],
-        "explain": dict(line.explain),
+        "pretax_credit_amounts": [pretax_credit_dict(c) for c in line.pretax_credit_amounts],
+        "explain": {
+            **line.explain,
+            "credits": [
+                {
+                    "credit_grant": c.credit_grant,
+                    "amount": c.amount,
+                    "credit_balance_transaction": c.credit_balance_transaction,
+                }
+                for c in line.pretax_credit_amounts
+            ],
+        },
+    }
+
+
+def pretax_credit_dict(credit: PretaxCredit) -> dict[str, Any]:
+    """Stripe's `InvoicesResourcePretaxCreditAmount` for a billing credit (null transaction in
+    a preview or a draft: the credit would apply, nothing is spent yet)."""
+    return {
+        "amount": credit.amount,
+        "credit_balance_transaction": credit.credit_balance_transaction,
+        "discount": None,
+        "type": "credit_balance_transaction",
     }
 
 
@@ -130,4 +152,7 @@ def invoice_dict(
         "total": inv.total,
         "total_excluding_tax": inv.total_excluding_tax,
         "total_taxes": [_tax(t) for t in inv.total_taxes],
+        "total_pretax_credit_amounts": [
+            pretax_credit_dict(c) for c in inv.total_pretax_credit_amounts
+        ],
     }

@@ -28,6 +28,7 @@ from typing import Protocol
 
 from billing_cli.domain.aggregation import Aggregate, Bucket, EventPoint
 from billing_cli.domain.chain import ChainEntry
+from billing_cli.domain.credits import CreditChainEntry, CreditGrant, Transaction
 from billing_cli.domain.events import LateEvent, StoredEvent, ValidEvent
 from billing_cli.domain.invoicing import Invoice, StoredLine, Target
 from billing_cli.domain.models import (
@@ -43,7 +44,13 @@ from billing_cli.errors import InvalidInput
 
 # Tables whose rows form a hash chain over `seq`, which the program numbers 1, 2, 3, … with no
 # gap (each writer takes max(seq) + 1 while it holds the ledger's write lock).
-CHAIN_TABLES = ("meter_events", "meter_event_adjustments", "invoice_chain", "catalog_chain")
+CHAIN_TABLES = (
+    "meter_events",
+    "meter_event_adjustments",
+    "invoice_chain",
+    "catalog_chain",
+    "credit_balance_transactions",
+)
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -187,6 +194,22 @@ class LedgerStore(Protocol):
         self, subscription: str, after: int | None = None
     ) -> dict[Target, tuple[str, str]]: ...
     def cycle_summary(self, subscription: str) -> tuple[int, int | None]: ...
+
+    # -- billing credits (issue 19) ----------------------------------------------------------
+    def insert_credit_grant(self, grant: CreditGrant, granted: Transaction) -> None: ...
+    def append_credit_transactions(self, transactions: Iterable[Transaction]) -> None: ...
+    def mark_credit_position(self, invoice_id: str) -> None: ...
+    def get_credit_grant(self, grant_id: str) -> CreditGrant | None: ...
+    def list_credit_grants(self, *, customer: str | None = None) -> list[CreditGrant]: ...
+    def credit_transactions(
+        self,
+        *,
+        customer: str | None = None,
+        credit_grant: str | None = None,
+        invoice: str | None = None,
+    ) -> list[Transaction]: ...
+    def credit_chain(self) -> list[CreditChainEntry]: ...
+    def credit_positions(self) -> dict[str, int]: ...
 
     # -- integrity and maintenance (ledger check, ledger backup) ------------------------------
     def verify_event_chain(self) -> str | None: ...

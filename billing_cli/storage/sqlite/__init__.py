@@ -15,6 +15,7 @@ from billing_cli.storage.sqlite.base import LedgerBase
 from billing_cli.storage.sqlite.catalog import CatalogStore
 from billing_cli.storage.sqlite.catalog_chain import CatalogChainStore
 from billing_cli.storage.sqlite.connection import translated
+from billing_cli.storage.sqlite.credits import CreditStore
 from billing_cli.storage.sqlite.events import EventStore
 from billing_cli.storage.sqlite.invoices import InvoiceStore
 from billing_cli.storage.sqlite.late_events import LateEventStore
@@ -27,6 +28,7 @@ class Ledger(
     TaxRateStore,
     MaintenanceStore,
     LateEventStore,
+    CreditStore,
     InvoiceStore,
     EventStore,
     CatalogStore,

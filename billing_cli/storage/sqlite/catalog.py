@@ -276,7 +276,15 @@ class CatalogStore:
         seal(self.conn, "customers", customer_id)
 
     def id_exists(self, table: str, object_id: str) -> bool:
-        assert table in {"meters", "products", "prices", "customers", "subscriptions", "tax_rates"}
+        assert table in {
+            "meters",
+            "products",
+            "prices",
+            "customers",
+            "subscriptions",
+            "tax_rates",
+            "credit_grants",
+        }
         row = self.conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (object_id,)).fetchone()
         return row is not None
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 from billing_cli.domain import chain, parties
 from billing_cli.domain.chain import STATUS_DATES, ChainEntry, header_hash, line_hashes
 from billing_cli.domain.invoice_lines import explain_text
-from billing_cli.domain.invoicing import Invoice, Line, Target, number_seq
+from billing_cli.domain.invoicing import Invoice, Line, PretaxCredit, Target, number_seq
 from billing_cli.domain.money import decimal_str
 from billing_cli.errors import UnreadableRow
 from billing_cli.storage.sqlite.tax_rates import (
@@ -50,6 +50,28 @@ def line_from_row(row: sqlite3.Row) -> Line:
         proration=bool(row["proration"]),
         explain=json.loads(row["explain"]),
         taxes=line_taxes_from_json(row["taxes"]) if "taxes" in row.keys() else (),
+        # Absent while migration 4's backfill reads lines, before migration 10 adds the column.
+        pretax_credit_amounts=credits_from_json(
+            row["pretax_credit_amounts"] if "pretax_credit_amounts" in row.keys() else "[]"
+        ),
+    )
+
+
+def credits_to_json(line: Line) -> str:
+    """A line's pretax credits as stored: `[[grant, amount, transaction or null], …]`."""
+    return json.dumps(
+        [
+            [c.credit_grant, c.amount, c.credit_balance_transaction]
+            for c in line.pretax_credit_amounts
+        ],
+        separators=(",", ":"),
+    )
+
+
+def credits_from_json(text: str) -> tuple[PretaxCredit, ...]:
+    return tuple(
+        PretaxCredit(amount=int(amount), credit_grant=str(grant), credit_balance_transaction=txn)
+        for grant, amount, txn in json.loads(text)
     )
 
 
@@ -118,8 +140,8 @@ class InvoiceStore:
         self.conn.executemany(
             "INSERT INTO invoice_lines (id, invoice, position, type, subscription_item, price,"
             " meter, description, period_start, period_end, quantity_decimal, quantity,"
-            " unit_amount_decimal, amount, proration, explain, taxes)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " unit_amount_decimal, amount, proration, explain, taxes, pretax_credit_amounts)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     line.id,
@@ -141,6 +163,7 @@ class InvoiceStore:
                     int(line.proration),
                     explain_text(line.explain),
                     taxes_json(line.taxes),
+                    credits_to_json(line),
                 )
                 for position, line in enumerate(inv.lines)
             ],

@@ -41,6 +41,8 @@ COUNTED_TABLES = (
     "invoice_lines",
     "invoice_chain",
     "catalog_chain",
+    "credit_grants",
+    "credit_balance_transactions",
 )
 
 

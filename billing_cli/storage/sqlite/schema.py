@@ -7,6 +7,7 @@ so that a value of the wrong type is refused by SQLite as well as by the code.
 from __future__ import annotations
 
 from billing_cli.storage.sqlite.catalog_chain import MIGRATION as CATALOG_CHAIN
+from billing_cli.storage.sqlite.schema_credits import CREDITS
 from billing_cli.storage.sqlite.schema_documents import EINVOICE, SELLER_AND_BUYER, TAXES
 
 APPLICATION_ID = 0x42494C4C  # "BILL": marks a file as a billing ledger (PRAGMA application_id)
@@ -363,6 +364,8 @@ MIGRATIONS: list[str] = [
     # 9: the catalog chain (tamper evidence for meters, prices, customers, subscriptions, …;
     # domain/catalog_seal.py); `catalog_chain.seal_all` seals the rows of an older ledger
     CATALOG_CHAIN,
+    # 10: billing credits (issue 19): grants, the credit chain, lines' and invoices' credits
+    CREDITS,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -13,7 +13,8 @@ since those migrations changed no row format.
 `schema5.db` to `schema8.db` are the storyline run by the programs at schema 5 (commit
 6f43440), 6 (the documents issue's seller-profile commit), 7 (commit 2b8fc4a) and 8 (commit
 e6446ef, before the catalog chain) with `build_schema4`, then `journal_mode = DELETE` and
-VACUUM: what those programs left on disk.
+VACUUM: what those programs left on disk. `schema9.db` the same, by the program at schema 9
+(commit aa370ee, before billing credits' migration 10).
 
 The storyline touches every table and writes the decimal text an older program stored as
 given: event values `+007.50`, `0.50`, `1.000`; a unit price `0.0000001` (stored `1E-7`); tiers
