@@ -240,3 +240,30 @@ def test_preview_shows_what_would_apply_and_equals_the_final(shop: Billing) -> N
     (applied,) = final["lines"]["data"][0]["pretax_credit_amounts"]
     assert applied["credit_balance_transaction"].startswith("cbtxn_")
     assert final["total_pretax_credit_amounts"] == [applied]
+
+
+def test_credits_apply_before_tax(shop: Billing) -> None:
+    """19 % exclusive VAT and a 1000 grant: the tax is on the line after credits."""
+    shop.json(
+        "tax-rate", "create", "--id", "txr_vat", "--display-name", "VAT", "--percentage", "19",
+        now=START,
+    )  # fmt: skip
+    shop.json(
+        "subscription", "create", "--customer", "cus_max", "--price", "price_alpaca",
+        "--default-tax-rate", "txr_vat", now=START,
+    )  # fmt: skip
+    grant(shop, 1000)
+    november(shop)
+    preview = shop.json("invoice", "upcoming", "--customer", "cus_max", now="2026-11-30T00:00:00Z")
+    inv = run(shop, RUN_DEC)
+    for doc in (preview, inv):
+        (line,) = doc["lines"]["data"]
+        (tax,) = line["taxes"]
+        assert (tax["taxable_amount"], tax["amount"]) == (3288, 625)
+        assert (doc["subtotal"], doc["total"], doc["amount_due"]) == (4288, 3913, 3913)
+        assert [t["amount"] for t in doc["total_taxes"]] == [625]
+        assert doc["total_excluding_tax"] == 3288
+    check_ok(shop, RUN_DEC)
+    # Voiding returns the credit; the invoice itself keeps its numbers.
+    shop.json("invoice", "void", inv["id"], now="2026-12-02T00:00:00Z")
+    assert balance(shop, "2026-12-02T00:00:00Z") == 1000
