@@ -6,6 +6,8 @@ The Alpaca price (0.04 USD per hundred tokens, rounded up), 107,122 tokens in No
 
 from __future__ import annotations
 
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -267,3 +269,49 @@ def test_credits_apply_before_tax(shop: Billing) -> None:
     # Voiding returns the credit; the invoice itself keeps its numbers.
     shop.json("invoice", "void", inv["id"], now="2026-12-02T00:00:00Z")
     assert balance(shop, "2026-12-02T00:00:00Z") == 1000
+
+
+def test_journal_and_pdf_show_the_credits(shop: Billing, tmp_path: Path) -> None:
+    """The journal books paid credit against deferred revenue and promotional credit as a
+    marketing expense (beancount's loader accepts it, each transaction balances); the PDF
+    read back shows the credits applied before tax."""
+    from beancount import loader
+    from beancount.core.data import Transaction
+    from pypdf import PdfReader
+
+    subscribe(shop, "price_alpaca")
+    grant(shop, 3000, "--priority", "10")
+    grant(shop, 500, "--category", "promotional")
+    november(shop)
+    inv = run(shop, RUN_DEC)
+    text = shop("export", "journal", "--format", "beancount", now=RUN_DEC).stdout
+    entries, errors, _ = loader.load_string(text)
+    assert not errors, errors
+    totals: dict[str, Decimal] = {}
+    for entry in entries:
+        if isinstance(entry, Transaction):
+            assert sum(p.units.number for p in entry.postings) == 0
+            for p in entry.postings:
+                totals[p.account] = totals.get(p.account, Decimal(0)) + p.units.number
+    assert totals["Liabilities:DeferredRevenue:BillingCredits"] == Decimal("30.00")
+    assert totals["Expenses:Marketing:PromotionalCredits"] == Decimal("5.00")
+    assert totals["Income:Usage:Alpaca-AI"] == Decimal("-42.88")
+    assert totals["Assets:Receivable"] == Decimal("7.88")
+    pdf = tmp_path / "inv.pdf"
+    assert shop("invoice", "pdf", inv["id"], "-o", str(pdf), now=RUN_DEC).exit_code == 0
+    page = " ".join(p.extract_text() for p in PdfReader(pdf).pages)
+    assert "Credits applied (before tax)" in page and "-35.00" in page.replace("−", "-")
+    # Voided, the journal reverses the credits with the rest of the invoice.
+    shop.json("invoice", "void", inv["id"], now="2026-12-02T00:00:00Z")
+    text = shop("export", "journal", "--format", "beancount", now="2026-12-02T00:00:00Z").stdout
+    entries, errors, _ = loader.load_string(text)
+    assert not errors
+    left = Decimal(0)
+    for entry in entries:
+        if isinstance(entry, Transaction):
+            left += sum(
+                p.units.number
+                for p in entry.postings
+                if p.account == "Liabilities:DeferredRevenue:BillingCredits"
+            )
+    assert left == 0

@@ -14,7 +14,7 @@ from billing_cli.present.journal import DEFAULT_ACCOUNTS, FORMATS, Booking, jour
 
 def parse_accounts(pairs: list[str] | None) -> dict[str, str]:
     """`--account KEY=NAME` pairs (keys: receivable, bank, income, vat, customer_credit,
-    bad_debt) over the defaults."""
+    bad_debt, paid_credits, promotional_credits) over the defaults."""
     names: dict[str, str] = {}
     for pair in pairs or []:
         key, sep, name = pair.partition("=")
@@ -64,7 +64,16 @@ def export_journal(
                     price = led.get_price(line.price)
                     product = led.get_product(price.product) if price else None
                     products[line.price] = product.name if product else line.description
-    text = journal(bookings, products, fmt=fmt, accounts=names, start=lo, end=hi)
+        categories = {g.id: g.category for g in led.list_credit_grants()}
+    text = journal(
+        bookings,
+        products,
+        fmt=fmt,
+        accounts=names,
+        start=lo,
+        end=hi,
+        grant_categories=categories,
+    )
     if output is not None:
         write_file(output, text.encode(), replace=True)
     return text

@@ -29,7 +29,7 @@ def export_journal(
         typer.Option(
             "--account",
             help="KEY=NAME to rename an account (receivable, bank, income, vat,"
-            " customer_credit, bad_debt); repeatable.",
+            " customer_credit, bad_debt, paid_credits, promotional_credits); repeatable.",
         ),
     ] = None,
     output: Annotated[

@@ -1,8 +1,11 @@
 """The accounting journal (`billing export journal`): issued invoices and what became of them,
 as double-entry transactions in beancount or hledger syntax.
 
-Each finalized invoice books Receivable (its amount due) and the customer credit it used
-against Income per product (net of tax) and VAT per rate; a payment moves Receivable to Bank;
+Each finalized invoice books Receivable (its amount due), the customer credit it used and the
+billing credits that paid its lines against Income per product (net of tax) and VAT per rate.
+Billing credits are their own accounts: a paid grant's credit is deferred revenue (a liability,
+credited where the customer bought it, debited here as the usage it prepaid is billed), a
+promotional grant's credit a marketing expense; a payment moves Receivable to Bank;
 an uncollectible invoice writes Receivable off to BadDebt (a later payment recovers it); a void
 reverses what the invoice (and a write-off) booked. The transactions follow the invoice chain,
 the ledger's own record of each status an invoice entered and when, so the output is
@@ -28,6 +31,8 @@ DEFAULT_ACCOUNTS: dict[str, str] = {
     "vat": "Liabilities:VAT",
     "customer_credit": "Liabilities:CustomerCredit",
     "bad_debt": "Expenses:BadDebt",
+    "paid_credits": "Liabilities:DeferredRevenue:BillingCredits",
+    "promotional_credits": "Expenses:Marketing:PromotionalCredits",
 }
 FORMATS = ("beancount", "hledger")
 # What both tools accept: a root type, then components starting with a capital or a digit.
@@ -58,11 +63,21 @@ def _component(text: str) -> str:
     return name or "Other"
 
 
-def _issued(inv: Invoice, products: Mapping[str, str], accounts: Mapping[str, str]) -> Postings:
-    """Finalization: Receivable + credit used = Income (net) + VAT, in minor units."""
+def _issued(
+    inv: Invoice,
+    products: Mapping[str, str],
+    accounts: Mapping[str, str],
+    grant_categories: Mapping[str, str],
+) -> Postings:
+    """Finalization: Receivable + credit used + billing credits = Income (net) + VAT, in
+    minor units."""
     postings: Postings = {accounts["receivable"]: inv.amount_due}
     credit = (inv.ending_balance or 0) - inv.starting_balance
     postings[accounts["customer_credit"]] = credit
+    for c in inv.total_pretax_credit_amounts:
+        promotional = grant_categories.get(c.credit_grant) == "promotional"
+        account = accounts["promotional_credits" if promotional else "paid_credits"]
+        postings[account] = postings.get(account, 0) + c.amount
     for line in inv.lines:
         name = products.get(line.price or "", line.description)
         account = f"{accounts['income']}:{_component(name)}"
@@ -98,7 +113,10 @@ class _Transaction:
 
 
 def _transactions(
-    bookings: Iterable[Booking], products: Mapping[str, str], accounts: Mapping[str, str]
+    bookings: Iterable[Booking],
+    products: Mapping[str, str],
+    accounts: Mapping[str, str],
+    grant_categories: Mapping[str, str],
 ) -> list[_Transaction]:
     written_off: set[str] = set()
     out: list[_Transaction] = []
@@ -109,7 +127,7 @@ def _transactions(
         receivable, bad_debt = accounts["receivable"], accounts["bad_debt"]
         due = inv.amount_due
         if b.status == "open":
-            postings, what = _issued(inv, products, accounts), f"Invoice {number}"
+            postings, what = _issued(inv, products, accounts, grant_categories), f"Invoice {number}"
         elif b.status == "uncollectible":
             postings, what = {bad_debt: due, receivable: -due}, f"Invoice {number} uncollectible"
             written_off.add(inv.id)
@@ -119,7 +137,7 @@ def _transactions(
             postings, what = {accounts["bank"]: paid, source: -paid}, f"Payment of {number}"
         else:  # void: undo a write-off, then the invoice itself
             undo = {receivable: due, bad_debt: -due} if inv.id in written_off else {}
-            postings = _merge(undo, _negated(_issued(inv, products, accounts)))
+            postings = _merge(undo, _negated(_issued(inv, products, accounts, grant_categories)))
             what = f"Invoice {number} voided"
         postings = {a: v for a, v in postings.items() if v}
         if postings:
@@ -144,12 +162,14 @@ def journal(
     accounts: Mapping[str, str] | None = None,
     start: int | None = None,
     end: int | None = None,
+    grant_categories: Mapping[str, str] | None = None,
 ) -> str:
-    """The journal text of `bookings` (chain order) dated in [start, end)."""
+    """The journal text of `bookings` (chain order) dated in [start, end); `grant_categories`
+    (credit grant id → paid | promotional) says which account a line's billing credit leaves."""
     names = {**DEFAULT_ACCOUNTS, **(accounts or {})}
     txns = [
         t
-        for t in _transactions(bookings, products, names)
+        for t in _transactions(bookings, products, names, grant_categories or {})
         if (start is None or t.at >= start) and (end is None or t.at < end)
     ]
     out: list[str] = [f"; billing_cli journal ({fmt}): invoices, payments, write-offs, voids", ""]

@@ -1,8 +1,8 @@
 """An invoice as a PDF document (fpdf2), from the same Stripe-shaped dict `--json` prints.
 
 Complete for an EU B2B invoice (§14 UStG, VAT directive art. 226): seller and buyer with
-addresses and tax ids, number, issue date, service period, one row per line, net per tax rate,
-the tax, the gross, credit applied, amount due. Drafts and previews carry a DRAFT / PREVIEW
+addresses and tax ids, number, issue date, service period, one row per line, billing credits
+applied before tax, net per tax rate, the tax, the gross, credit applied, amount due. Drafts and previews carry a DRAFT / PREVIEW
 mark, so they are never mistaken for an issued invoice. The font ships with the package (DejaVu
 Sans, its licence beside it), so a Latin, Greek or Cyrillic name renders the same on every
 machine. The output is deterministic: the document's dates are the invoice's own, so one
@@ -219,6 +219,9 @@ def invoice_pdf(data: dict[str, Any]) -> bytes:
     pdf.ln(4)
 
     totals: list[tuple[str, str, bool]] = [("Subtotal", money(data["subtotal"]), False)]
+    prepaid = sum(c["amount"] for c in data.get("total_pretax_credit_amounts") or [])
+    if prepaid:
+        totals.append(("Credits applied (before tax)", money(-prepaid), False))
     for t in data.get("total_taxes") or []:
         kind = "included in" if t["inclusive"] else "on"
         label = f"{t['display_name']} {t['percentage']} % {kind} {money(t['taxable_amount'])}"
