@@ -2,12 +2,12 @@
 
 Complete for an EU B2B invoice (§14 UStG, VAT directive art. 226): seller and buyer with
 addresses and tax ids, number, issue date, service period, one row per line, billing credits
-applied before tax, net per tax rate, the tax, the gross, credit applied, amount due. Drafts and previews carry a DRAFT / PREVIEW
-mark, so they are never mistaken for an issued invoice. The font ships with the package (DejaVu
-Sans, its licence beside it), so a Latin, Greek or Cyrillic name renders the same on every
-machine. The output is deterministic: the document's dates are the invoice's own, so one
-invoice always gives the same bytes (and `invoice run --pdf-dir` can tell a rerun from a
-different file).
+applied before tax, net per tax rate, the tax, the gross, credit applied, amount due. Drafts
+and previews carry a DRAFT / PREVIEW mark, so they are never mistaken for an issued invoice.
+The font ships with the package (DejaVu Sans, its licence beside it), so a Latin, Greek or
+Cyrillic name renders the same on every machine. The output is deterministic: the document's
+dates are the invoice's own, so one invoice always gives the same bytes (and `invoice run
+--pdf-dir` can tell a rerun from a different file).
 """
 
 from __future__ import annotations
