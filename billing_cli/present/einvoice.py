@@ -3,11 +3,12 @@
 
 Built from the same Stripe-shaped invoice dict as the PDF and `--json`, so the XML's amounts
 are the invoice's to the cent: line net amounts (inclusive taxes taken out), one VAT breakdown
-per tax rate (category S, Z for 0 %), totals (line total, tax basis, tax, grand total,
-prepaid = customer credit applied, due payable). A quantity transformed into packages is
-billed as that many units (C62) at the package price, so quantity × price = line amount. The
-XML is validated against the Factur-X EN 16931 XSD that drafthorse ships; the PDF embedding
-checks it again (factur-x). Both libraries are in the optional `einvoice` extra.
+per tax rate (category S, Z for 0 %), billing credits as allowances before tax (one per rate),
+totals (line total, allowances, tax basis, tax, grand total, prepaid = customer credit
+applied, due payable). A quantity transformed into packages is billed as that many units (C62)
+at the package price, so quantity × price = line amount. The XML is validated against the
+Factur-X EN 16931 XSD that drafthorse ships; the PDF embedding checks it again (factur-x). Both
+libraries are in the optional `einvoice` extra.
 """
 
 from __future__ import annotations
@@ -105,6 +106,35 @@ def _net_price(net: Decimal, quantity: Decimal) -> Decimal:
     return price if price == price.quantize(Decimal("1e-6")) else price.quantize(Decimal("1e-6"))
 
 
+def _line_rate(line: dict[str, Any]) -> Decimal:
+    return Decimal(line["taxes"][0]["percentage"]) if line["taxes"] else Decimal(0)
+
+
+def _credit_allowances(settlement: Any, lines: list[dict[str, Any]], money: Any) -> Decimal:
+    """Billing credits are taken off before tax (Stripe's pretax credits), so in EN 16931 they
+    are document-level allowances (BG-20), one per VAT rate of the lines they paid, which
+    lower that rate's tax basis; returns their sum (BT-107)."""
+    from drafthorse.models.accounting import CategoryTradeTax, TradeAllowanceCharge
+
+    by_rate: dict[Decimal, int] = {}
+    for line in lines:
+        paid = sum(c["amount"] for c in line.get("pretax_credit_amounts") or [])
+        if paid:
+            by_rate[_line_rate(line)] = by_rate.get(_line_rate(line), 0) + paid
+    for pct, amount in by_rate.items():
+        allowance = TradeAllowanceCharge()
+        allowance.indicator = False
+        allowance.actual_amount = money(amount)
+        allowance.reason = "Billing credits applied before tax"
+        category = CategoryTradeTax()
+        category.type_code = "VAT"
+        category.category_code = _category(pct)
+        category.rate_applicable_percent = pct
+        allowance.trade_tax.add(category)
+        settlement.allowance_charge.add(allowance)
+    return sum((money(amount) for amount in by_rate.values()), Decimal(0))
+
+
 def cii_xml(data: dict[str, Any], fmt: str) -> bytes:
     """The CII XML of one issued invoice, validated against the EN 16931 XSD."""
     from drafthorse.models.accounting import ApplicableTradeTax
@@ -177,13 +207,15 @@ def cii_xml(data: dict[str, Any], fmt: str) -> bytes:
         item.settlement.period.start = _day(line["period"]["start"])
         item.settlement.period.end = _day(line["period"]["end"] - 1)
         item.settlement.trade_tax.type_code = "VAT"
-        pct = Decimal(line["taxes"][0]["percentage"]) if line["taxes"] else Decimal(0)
+        pct = _line_rate(line)
         item.settlement.trade_tax.category_code = _category(pct)
         item.settlement.trade_tax.rate_applicable_percent = pct
         item.settlement.monetary_summation.total_amount = net
         doc.trade.items.add(item)
 
     line_total = sum((money(_line_net(line)) for line in lines), Decimal(0))
+    allowance_total = _credit_allowances(settlement, lines, money)
+    basis_total = line_total - allowance_total
     for t in taxes:
         trade_tax = ApplicableTradeTax()
         trade_tax.calculated_amount = money(t["amount"])
@@ -196,7 +228,7 @@ def cii_xml(data: dict[str, Any], fmt: str) -> bytes:
         trade_tax = ApplicableTradeTax()
         trade_tax.calculated_amount = Decimal(0)
         trade_tax.type_code = "VAT"
-        trade_tax.basis_amount = line_total
+        trade_tax.basis_amount = basis_total
         trade_tax.category_code = "Z"
         trade_tax.rate_applicable_percent = Decimal(0)
         settlement.trade_tax.add(trade_tax)
@@ -211,10 +243,10 @@ def cii_xml(data: dict[str, Any], fmt: str) -> bytes:
     summation = settlement.monetary_summation
     summation.line_total = line_total
     summation.charge_total = Decimal(0)
-    summation.allowance_total = Decimal(0)
-    summation.tax_basis_total = line_total
+    summation.allowance_total = allowance_total
+    summation.tax_basis_total = basis_total
     summation.tax_total = (tax_total, cur)
-    summation.grand_total = line_total + tax_total
+    summation.grand_total = basis_total + tax_total
     summation.prepaid_total = money(data["total"] - data["amount_due"]) if sign > 0 else Decimal(0)
     summation.due_amount = money(data["amount_due"]) if sign > 0 else money(data["total"])
     return bytes(doc.serialize(schema="FACTUR-X_EN16931"))
