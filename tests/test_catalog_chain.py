@@ -12,10 +12,12 @@ from billing_cli.domain.catalog_seal import SEALED, UNSEALED
 from tests.conftest import Billing
 
 # Tables with evidence of their own: hash chains, the roll-ups `ledger check` recomputes from
-# the events, and the chains themselves.
+# the events, and the chains themselves; credit grants are hashed into the credit chain by
+# their `credits_granted` transaction.
 OWN_EVIDENCE = {
     "meter_events", "meter_event_adjustments", "usage_hourly", "event_watermark", "invoices",
-    "invoice_lines", "invoice_chain", "catalog_chain",
+    "invoice_lines", "invoice_chain", "catalog_chain", "credit_grants",
+    "credit_balance_transactions",
 }  # fmt: skip
 
 
