@@ -15,7 +15,10 @@ per row.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import BinaryIO
 
@@ -61,6 +64,22 @@ class RejectedRow:
     message: str
     raw: RawRow
     header: list[str] | None  # the CSV header (None for JSONL), for a reject file's columns
+
+
+@contextmanager
+def _interrupts_after() -> Iterator[None]:
+    """Hold SIGINT (Ctrl-C) during the block and raise it as KeyboardInterrupt at its end."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 class _DryRun(Exception):
@@ -129,6 +148,12 @@ class _Importer:
         return RejectedRow(line, ident, code, message, raw, self.rows.header)
 
     def _flush(self, batch: list[Pending], rejects: list[RejectedRow]) -> None:
+        # A Ctrl-C waits until the batch is committed *and* counted: the line an interrupted
+        # import prints (rows committed so far) is then exact, never one batch behind.
+        with _interrupts_after():
+            self._commit(batch, rejects)
+
+    def _commit(self, batch: list[Pending], rejects: list[RejectedRow]) -> None:
         accepted = late = duplicates = 0
         if batch and self.led is None:  # no ledger, so no meter: every event is refused
             for line, ev, _, source in batch:

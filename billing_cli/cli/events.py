@@ -7,12 +7,13 @@ summary are on stderr, and only its `--json` summary object is on stdout.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Annotated, Any, BinaryIO
+from typing import IO, Annotated, Any, BinaryIO, NoReturn
 
 import typer
 
@@ -260,9 +261,29 @@ def event_import(
     fail_on_late: FailOnLateOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Bulk-import events (SPEC 2.5); exit 7 when rows were rejected (the rest is kept), or
-    with --fail-on-late when rows were stored late. Timestamps more than 35 days old are
-    rejected unless --max-age allows them."""
+    """Bulk-import events from CSV or JSONL (a file or - for stdin).
+
+    Exit 7 when rows were rejected (the rest is kept), or with --fail-on-late when rows were
+    stored late. Timestamps more than 35 days old are rejected unless --max-age allows them.
+    Ctrl-C keeps every committed batch (exit 130); running the same import again completes it.
+
+    \b
+    CSV: a header row; event_name is required, identifier and timestamp (Unix seconds or
+    ISO 8601; empty = now) are optional, every other column is a payload key (flat layout);
+    a payload column may instead hold the payload as a JSON object (Stripe layout):
+      event_name,stripe_customer_id,value,timestamp
+      alpaca_ai_tokens,cus_max,3000,2026-11-03T12:30:00Z
+      event_name,identifier,payload
+      alpaca_ai_tokens,ev2,"{""stripe_customer_id"": ""cus_max"", ""value"": ""3000""}"
+
+    \b
+    JSONL: one object per line, Stripe's shape with a payload object, or flat (payload keys
+    beside event_name); values are strings or numbers:
+      {"event_name": "alpaca_ai_tokens", "identifier": "ev2", "timestamp": 1793709000,
+       "payload": {"stripe_customer_id": "cus_max", "value": "3000"}}
+      {"event_name": "alpaca_ai_tokens", "stripe_customer_id": "cus_max", "value": 3000}
+    A key given both ways with different values is rejected. Rows without an identifier get
+    one derived from their content, so re-importing a file adds nothing."""
     fmt = _format(source, fmt)
     oldest = api.parse_max_age(max_age)
     listed = 0
@@ -288,15 +309,19 @@ def event_import(
                 raise InvalidInput(message) from None
             rejects = _RejectFile(out, fmt)
         progress = stack.enter_context(_Progress(stream))
-        summary = importer.import_events(
-            context(ctx),
-            stream,
-            fmt,
-            dry_run=dry_run,
-            on_reject=report,
-            on_progress=progress,
-            max_age=oldest,
-        )
+        try:
+            summary = importer.import_events(
+                context(ctx),
+                stream,
+                fmt,
+                dry_run=dry_run,
+                on_reject=report,
+                on_progress=progress,
+                max_age=oldest,
+            )
+        except KeyboardInterrupt:
+            stack.close()  # the progress bar goes before the line that says what was kept
+            _interrupted(progress, dry_run)
     if listed > MAX_LISTED_REJECTS:
         where = f"all are in {reject_file}" if reject_file else "--reject-file PATH lists all"
         sys.stderr.write(f"… and {listed - MAX_LISTED_REJECTS} more ({where})\n")
@@ -320,12 +345,40 @@ def event_import(
         )
 
 
+def _interrupted(progress: _Progress, dry_run: bool) -> NoReturn:
+    """Ctrl-C: one line saying what is kept (every batch committed before it) and that running
+    the same import again completes it; exit 130 as shells expect after SIGINT."""
+    done = progress.committed
+    if dry_run:
+        what = "dry run: nothing was written"
+    elif done is None:
+        what = "no batch was committed yet; nothing was written"
+    else:
+        what = (
+            f"{_plural(progress.batches, 'batch', 'batches')} committed, rows 1 to {done.read} "
+            f"({done.accepted} accepted, {done.duplicates} duplicates, {done.rejected} rejected)"
+            "; the batch in flight was rolled back"
+        )
+    sys.stderr.write(
+        f"error: interrupted: {what}; run the same import again to complete it "
+        "(committed rows are skipped as duplicates)\n"
+    )
+    raise typer.Exit(130)
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
 class _Progress:
-    """A Rich progress bar on stderr, only when stderr is a terminal (SPEC 2.5)."""
+    """A Rich progress bar on stderr, only when stderr is a terminal (SPEC 2.5); it also keeps
+    what the last committed batch left, for the line an interrupted import prints."""
 
     def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream
         self.bar: Any = None
+        self.committed: ImportSummary | None = None
+        self.batches = 0
 
     def __enter__(self) -> _Progress:
         if sys.stderr.isatty():
@@ -341,6 +394,8 @@ class _Progress:
         return self
 
     def __call__(self, summary: ImportSummary) -> None:
+        self.committed = dataclasses.replace(summary)
+        self.batches += 1
         if self.bar is not None:
             done = self.stream.tell() if self.stream.seekable() else summary.read
             self.bar.update(self.task, completed=done, description=f"{summary.read} rows")

@@ -7,6 +7,7 @@ file (`csv_shaper`) and builds the frozen `EventInput` without dataclass overhea
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -98,6 +99,15 @@ def _parse_timestamp(text: str) -> int | Reject:
         return Reject("invalid_timestamp", exc.message)
 
 
+_JSON_TYPES = {bool: "a boolean", type(None): "null", list: "an array", dict: "an object"}
+# Keys (JSONL) and columns (CSV) that are not payload: the reserved fields, Stripe's `payload`
+# object, and the output-only fields of a meter event, so `event list --nl` or `--csv` output
+# re-imports as it is.
+_LAYOUT = frozenset(
+    {*NOT_PAYLOAD, "payload", "object", "created", "livemode", "status", "cancelled"}
+)
+
+
 def csv_shaper(header: list[str]) -> Callable[[list[str], int], EventInput | Reject]:
     """`row_to_event` for CSV records given as their cells in `header` order (the column
     positions are found once): what the import runs per row. tests/test_ingest.py checks that
@@ -105,7 +115,8 @@ def csv_shaper(header: list[str]) -> Callable[[list[str], int], EventInput | Rej
     i_name = header.index("event_name")
     i_ident = header.index("identifier") if "identifier" in header else None
     i_ts = header.index("timestamp") if "timestamp" in header else None
-    payload_columns = [(key, i) for i, key in enumerate(header) if key not in NOT_PAYLOAD]
+    payload_columns = [(key, i) for i, key in enumerate(header) if key not in _LAYOUT]
+    i_payload = header.index("payload") if "payload" in header else None
 
     def shape(rec: list[str], line: int) -> EventInput | Reject:
         name = rec[i_name]
@@ -122,6 +133,11 @@ def csv_shaper(header: list[str]) -> Callable[[list[str], int], EventInput | Rej
                 return parsed
             timestamp = parsed
         payload = {key: rec[i] for key, i in payload_columns if rec[i]}
+        if i_payload is not None and rec[i_payload]:
+            merged = _merge_payload(payload, _payload_cell(rec[i_payload], line), line)
+            if isinstance(merged, Reject):
+                return merged
+            payload = merged
         return _event(name, payload, identifier, timestamp, line)
 
     return shape
@@ -148,11 +164,64 @@ def row_to_event(raw: RawRow, fmt: str) -> EventInput | Reject:
         if isinstance(parsed, Reject):
             return parsed
         timestamp = parsed
-    payload = {k: v for k, v in fields.items() if v and k not in NOT_PAYLOAD}
+    payload = {k: v for k, v in fields.items() if v and k not in _LAYOUT}
+    if cell := fields.get("payload"):
+        merged = _merge_payload(payload, _payload_cell(cell, raw.line), raw.line)
+        if isinstance(merged, Reject):
+            return merged
+        payload = merged
     return _event(name, payload, identifier, timestamp, raw.line)
 
 
-_JSON_TYPES = {bool: "a boolean", type(None): "null", list: "an array", dict: "an object"}
+def _payload_cell(text: str, line: int) -> dict[str, Any] | Reject:
+    """A CSV `payload` column holding Stripe's payload object as JSON (numbers by their text)."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in items]
+        if len(set(keys)) != len(keys):
+            raise ValueError("a key appears twice")
+        return dict(items)
+
+    try:
+        obj = json.loads(text, object_pairs_hook=pairs, parse_float=JsonNumber,
+                         parse_int=JsonNumber)  # fmt: skip
+    except (ValueError, RecursionError) as exc:
+        return Reject("invalid_payload", f"line {line}: payload is not a JSON object: {exc}")
+    if type(obj) is not dict:
+        return Reject("invalid_payload", f"line {line}: payload is not a JSON object")
+    return obj
+
+
+def _merge_payload(
+    flat: dict[str, str], given: dict[str, Any] | Reject, line: int
+) -> dict[str, str] | Reject:
+    """The flat layout's keys plus the Stripe layout's `payload` object: a key given both ways
+    with different values is refused, never resolved silently."""
+    if isinstance(given, Reject):
+        return given
+    payload = dict(flat)
+    for key, value in given.items():
+        if (bad := check_payload_key(key)) is not None:
+            return bad
+        kind_of = type(value)
+        if kind_of is JsonNumber:
+            value = str(value)
+        elif kind_of is not str:
+            kind = _JSON_TYPES.get(kind_of, kind_of.__name__)
+            return Reject(
+                "invalid_payload",
+                f"payload value {show_value(key)} is {kind}; values must be strings or numbers",
+            )
+        if not value:
+            continue
+        if payload.get(key, value) != value:
+            return Reject(
+                "invalid_payload",
+                f"line {line}: {show_value(key)} is given as a column and inside payload "
+                "with different values",
+            )
+        payload[key] = value
+    return payload
 
 
 def _json_event(obj: dict[str, Any], line: int, raw: str | None) -> EventInput | Reject:
@@ -183,22 +252,18 @@ def _json_event(obj: dict[str, Any], line: int, raw: str | None) -> EventInput |
     if type(given) is not dict:
         kind = _JSON_TYPES.get(type(given), "a number or string")
         return Reject("invalid_payload", f"line {line}: payload is {kind}, not an object")
-    payload: dict[str, str] = {}
-    for key, value in given.items():
-        if (bad := check_payload_key(key)) is not None:
-            return bad
-        kind_of = type(value)
-        if kind_of is str:
-            if value:
-                payload[key] = value
-        elif kind_of is JsonNumber:
-            payload[key] = str(value)
-        else:
-            kind = _JSON_TYPES.get(kind_of, kind_of.__name__)
-            message = (
-                f"payload value {show_value(key)} is {kind}; values must be strings or numbers"
-            )
-            return Reject("invalid_payload", message)
+    flat: dict[str, str] = {}
+    if any(k not in _LAYOUT for k in obj):
+        # The flat layout: payload keys beside event_name (`"stripe_customer_id": "cus_1"`).
+        extra = {k: v for k, v in obj.items() if k not in _LAYOUT}
+        merged = _merge_payload({}, extra, line)
+        if isinstance(merged, Reject):
+            return merged
+        flat = merged
+    merged = _merge_payload(flat, given, line)
+    if isinstance(merged, Reject):
+        return merged
+    payload = merged
     if raw is None or "\\u" in raw:  # only escapes can produce an unpaired surrogate
         for text in (name, identifier or "", *payload, *payload.values()):
             try:
