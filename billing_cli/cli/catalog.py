@@ -13,6 +13,7 @@ import typer
 from billing_cli.api import catalog as api
 from billing_cli.api import prices as prices_api
 from billing_cli.cli import context
+from billing_cli.cli.completion import complete_id
 from billing_cli.cli.output import (
     AMOUNT,
     ID,
@@ -39,7 +40,9 @@ meter_app = typer.Typer(no_args_is_help=True, help="Meters: what usage is counte
 product_app = typer.Typer(no_args_is_help=True, help="Products: what prices are for.")
 price_app = typer.Typer(no_args_is_help=True, help="Prices: how usage or seats turn into money.")
 
-IdArg = Annotated[str, typer.Argument(metavar="ID", help="The object's id.")]
+IdArg = Annotated[
+    str, typer.Argument(metavar="ID", help="The object's id.", autocompletion=complete_id)
+]
 Metadata = Annotated[
     list[str] | None, typer.Option("--metadata", help="KEY=VALUE, repeatable (≤ 50 keys).")
 ]
