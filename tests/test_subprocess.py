@@ -131,7 +131,10 @@ def test_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
             led.insert_product(Product(f"prod_{n}", 0, "x" * 60, None, None, True))
     led.close()
     for fmt in ("--csv", "--json", None):
-        argv = [*billing_program(), "--db", str(db), "product", "list"] + ([fmt] if fmt else [])
+        # --all: the whole list must be written for the reader to close the pipe mid-way
+        # (one page of 100 rows fits in the pipe's buffer, and its "more follow" note is right)
+        argv = [*billing_program(), "--db", str(db), "product", "list", "--all"]
+        argv += [fmt] if fmt else []
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
         assert proc.stdout is not None and proc.stderr is not None
         proc.stdout.readline()
