@@ -82,3 +82,16 @@ def test_coverage_merges_periods_and_is_half_open() -> None:
     assert cov.covers("m", "d", 4) and not cov.covers("m", "d", 5)
     assert not cov.covers("x", "c", 15)
     assert not Coverage([]) and Coverage([("m", "c", 1, 2)])
+
+
+def test_a_future_timestamp_is_named_in_iso() -> None:
+    """Issue 15.13: the message names times as people read them, not only Unix seconds."""
+    from billing_cli.domain.models import Meter
+    from billing_cli.ingest.readers import EventInput, Reject
+    from billing_cli.ingest.validation import validate_event
+
+    meter = Meter("mtr_1", 0, "T", "t", "sum", "stripe_customer_id", "value", None, "active", 0)
+    row = EventInput("t", {"stripe_customer_id": "cus_1", "value": "1"}, None, 1_767_229_200, 1)
+    found = validate_event(row, meter, lambda c: True, 1_767_225_600)
+    assert isinstance(found, Reject) and found.code == "timestamp_in_future"
+    assert "2026-01-01T01:00:00Z" in found.message and "2026-01-01T00:00:00Z" in found.message

@@ -65,7 +65,11 @@ def validate_event(
             return Reject("meter_event_invalid_value", exc.message)
     timestamp = now if ev.timestamp is None else ev.timestamp
     if timestamp > now + FUTURE_TOLERANCE_SECONDS:
-        message = f"timestamp {timestamp} is {timestamp - now} s after now ({now}), over 300 s"
+        ahead = timestamp - now
+        message = (
+            f"timestamp {format_time(timestamp)} is {ahead} s after now ({format_time(now)}),"
+            " over 300 s"
+        )
         return Reject("timestamp_in_future", message)
     if timestamp < now - max_age:
         return Reject("timestamp_too_far_in_past", _too_old(timestamp, now, max_age))
