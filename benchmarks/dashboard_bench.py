@@ -13,6 +13,7 @@ Target (issue): the meter page answers in under 300 ms.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import subprocess
@@ -50,6 +51,7 @@ def main() -> None:
         print(f"built {db.name}: {args.events:,} events imported in {built:.1f} s")
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    one_total = ""
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "dashboard_server.py"), str(db), str(NOW),
          str(port), KEY],
@@ -83,6 +85,8 @@ def main() -> None:
                     samples.append(time.perf_counter() - started)
                 p50, p90 = percentiles(samples)
                 total = page.text.split('id="usage-total">')[1].split("<")[0]
+                if params.get("customer") == "cus_00000":
+                    one_total = total
                 print(f"meter page, {name:<28} p50 {p50:6.1f} ms  p90 {p90:6.1f} ms  total {total}")
     finally:
         server.terminate()
@@ -99,6 +103,11 @@ def main() -> None:
             raise SystemExit(done.stderr)
     c50, c90 = percentiles(cli)
     print(f"CLI meter usage --window day, one customer   p50 {c50:6.0f} ms  p90 {c90:6.0f} ms")
+    whole = run_cli(db, NOW, *argv[:-2], "--json")  # no --window: the range's total
+    cli_total = json.loads(whole.stdout)["data"][0]["aggregated_value"]
+    print(f"CLI total for cus_00000: {cli_total} (the page's: {one_total})")
+    if cli_total != one_total:
+        raise SystemExit("the meter page's total differs from `billing meter usage`")
 
 
 if __name__ == "__main__":
