@@ -174,7 +174,7 @@ def test_tables_off_a_terminal(shop: Billing) -> None:
     doc = shop("invoice", "show", inv["number"], "--explain", now=RUN_DEC)
     assert doc.exit_code == 0
     assert f"credits: {g['id']} (Welcome, paid)" in doc.stdout
-    assert "−10.00 USD" in doc.stdout and "after credits" in doc.stdout
+    assert "-10.00 USD" in doc.stdout and "after credits" in doc.stdout
     balance = shop("credit", "balance", "--customer", "cus_max", now=RUN_DEC)
     assert "0.00 USD" in balance.stdout
     txns = shop("credit", "transactions", "--customer", "cus_max", "--csv", now=RUN_DEC)

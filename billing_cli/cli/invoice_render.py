@@ -153,7 +153,7 @@ def _credit_rows(line: dict, currency: str, grants: Mapping[str, dict]) -> list[
         rows.append(
             (
                 f"credit {_grant_label(credit['credit_grant'], grants)}",
-                f"−{format_amount(credit['amount'], currency)} ({how})",
+                f"{format_amount(-credit['amount'], currency)} ({how})",
             )
         )
     if rows:
@@ -198,7 +198,7 @@ def _totals(data: dict, grants: Mapping[str, dict]) -> list[tuple[str, str]]:
 
 def _paid(line: dict, currency: str) -> str:
     paid = sum(c["amount"] for c in line.get("pretax_credit_amounts") or [])
-    return f"−{format_amount(paid, currency)}" if paid else ""
+    return format_amount(-paid, currency) if paid else ""
 
 
 CREDITS_COLUMN = Column("credits", lambda r: r["credits"], AMOUNT)
