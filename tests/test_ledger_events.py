@@ -20,9 +20,9 @@ from billing_cli.api import Context, catalog
 from billing_cli.clock import from_unix
 from billing_cli.domain import chain
 from billing_cli.domain.aggregation import HOUR, aggregate_events
+from billing_cli.domain.event_batch import payload_json
 from billing_cli.domain.events import ValidEvent
 from billing_cli.storage.sqlite import Ledger
-from billing_cli.storage.sqlite.events import payload_json
 from tests.conftest import undo_credits
 from tests.documents import undo_documents
 

@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from billing_cli.domain.aggregation import Aggregate, Bucket, EventPoint
 from billing_cli.domain.chain import ChainEntry
@@ -40,7 +40,7 @@ from billing_cli.domain.models import (
     Subscription,
     TaxRate,
 )
-from billing_cli.errors import InvalidInput
+from billing_cli.errors import InvalidInput, LedgerError
 
 # Tables whose rows form a hash chain over `seq`, which the program numbers 1, 2, 3, … with no
 # gap (each writer takes max(seq) + 1 while it holds the ledger's write lock).
@@ -234,6 +234,10 @@ def open_store(location: str | Path, *, create: bool) -> Iterator[LedgerStore]:
     """The ledger at `location` for one command; read commands (`create=False`) never create
     one (a missing ledger is NotFound, exit 3). Whatever the database reports while it is open
     leaves as a `LedgerError` or `Conflict`, never as a driver's exception."""
+    if is_postgres(location):
+        with _postgres().open_ledger(str(location), create=create) as pg:
+            yield pg
+        return
     from billing_cli.storage.sqlite import open_ledger as open_sqlite
 
     with open_sqlite(Path(location), create=create) as led:
@@ -283,4 +287,20 @@ def json_lines(report: Report, *, nl: bool) -> Iterator[str]:
 def ledger_exists(location: str | Path) -> bool:
     """Whether a ledger is there to read (commands that would only refuse every row on a
     missing ledger, like `event import`, check first and create nothing)."""
+    if is_postgres(location):
+        return _postgres().ledger_exists(str(location))
     return Path(location).exists()
+
+
+def _postgres() -> Any:
+    """The PostgreSQL backend, imported on first use; a clear error when psycopg is missing."""
+    try:
+        import psycopg  # noqa: F401  (the optional extra)
+    except ImportError as exc:
+        raise LedgerError(
+            "a postgresql:// ledger needs the PostgreSQL driver, which is not installed",
+            hint="pip install 'billing-cli[postgres]'",
+        ) from exc
+    from billing_cli.storage import postgres
+
+    return postgres

@@ -26,6 +26,7 @@ from billing_cli.domain.aggregation import (
 )
 from billing_cli.domain.events import StoredEvent
 from billing_cli.domain.models import Meter
+from billing_cli.storage.dialect import SQLITE, Dialect
 
 _ZERO = Decimal(0)
 COUNTED = (
@@ -53,6 +54,7 @@ _SELECT_EVENTS = (
 
 class EventQueries:
     conn: sqlite3.Connection
+    sql: Dialect = SQLITE
 
     # -- what validation needs, once per batch ----------------------------------------------
     def meters_by_event_name(self) -> dict[str, Meter]:
@@ -61,9 +63,8 @@ class EventQueries:
 
     def existing_customers(self, ids: Iterable[str]) -> set[str]:
         """Which of `ids` are customers: one query whatever their number."""
-        wanted = json.dumps(list(ids))
         rows = self.conn.execute(
-            "SELECT id FROM customers WHERE id IN (SELECT value FROM json_each(?))", (wanted,)
+            f"SELECT id FROM customers WHERE id {self.sql.in_list}", (self.sql.list_param(ids),)
         )
         return {r[0] for r in rows}
 
@@ -100,7 +101,7 @@ class EventQueries:
         else:
             row = self.conn.execute(
                 "SELECT i.id FROM invoice_lines l JOIN invoices i ON i.id = l.invoice,"
-                " json_each(l.explain, '$.identifiers') j WHERE i.customer = ?"
+                f" {self.sql.explain_identifiers} WHERE i.customer = ?"
                 " AND i.status <> 'draft' AND l.type = 'late_usage' AND j.value = ?"
                 " ORDER BY i.finalized_at LIMIT 1",
                 (event.customer, event.identifier),
@@ -154,8 +155,7 @@ class EventQueries:
         customer, finalized_at = head
         lines = self.conn.execute(
             "SELECT DISTINCT meter,"  # the usage window (a trial shortens it) or the period
-            " coalesce(json_extract(explain, '$.usage_window.start'), period_start),"
-            " coalesce(json_extract(explain, '$.usage_window.end'), period_end)"
+            f" {self.sql.usage_window_start}, {self.sql.usage_window_end}"
             " FROM invoice_lines WHERE invoice = ? AND type = 'subscription'"
             " AND meter IS NOT NULL",
             (invoice,),
@@ -174,7 +174,7 @@ class EventQueries:
             found.update((r[0], _stored(r)) for r in rows)
         late = self.conn.execute(
             f"{_SELECT_EVENTS} WHERE e.identifier IN (SELECT j.value FROM invoice_lines l,"
-            " json_each(l.explain, '$.identifiers') j WHERE l.invoice = ?"
+            f" {self.sql.explain_identifiers} WHERE l.invoice = ?"
             " AND l.type = 'late_usage')",
             (invoice,),
         )

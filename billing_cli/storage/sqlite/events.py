@@ -16,14 +16,14 @@ Three things make this the hot path of the program and shape the code:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from decimal import Decimal
 
 from billing_cli.domain import chain
 from billing_cli.domain.aggregation import HOUR, bucket_of, bucket_to_row
-from billing_cli.domain.events import ValidEvent, is_duplicate
+from billing_cli.domain.event_batch import Known, chain_batch, payload_json
+from billing_cli.domain.events import ValidEvent
 from billing_cli.domain.money import DECIMAL_CONTEXT, canonical_text, decimal_str
 from billing_cli.storage.sqlite.event_queries import (
     EVENT_COLUMNS,
@@ -35,29 +35,6 @@ from billing_cli.storage.sqlite.event_queries import (
 __all__ = ["EventStore", "StoredEvent", "payload_json"]
 
 _add = DECIMAL_CONTEXT.add
-
-# Per event, json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-# and chain.canonical(fields) cost ~4 µs through json.dumps, which builds an encoder per call.
-# The same bytes come from json's C encoder built once, and from its string escaper
-# (tests/test_ledger_events.py checks both against json.dumps / chain.link).
-_escape = json.encoder.encode_basestring  # what json.dumps uses with ensure_ascii=False
-_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)  # private, not in typeshed
-if _c_make_encoder is not None:
-    _payload_chunks = _c_make_encoder(None, None, _escape, None, ":", ",", True, False, True)
-
-    def payload_json(payload: dict[str, str]) -> str:
-        """The canonical JSON text of a payload, as stored and hashed."""
-        return "".join(_payload_chunks(payload, 0))
-
-else:  # pragma: no cover - CPython always has the C encoder
-    _encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-    def payload_json(payload: dict[str, str]) -> str:
-        """The canonical JSON text of a payload, as stored and hashed."""
-        return _encoder.encode(payload)
-
-
-_sha256 = hashlib.sha256
 
 _INSERT = (
     "INSERT INTO meter_events (seq, identifier, event_name, meter, customer, timestamp, value,"
@@ -160,82 +137,36 @@ class EventStore(EventQueries):
         events: list[ValidEvent],
         payloads: list[str],
         received: int,
-        known: dict[str, tuple[str, str, int]] | None,
+        known: Known | None,
         skipped: list[tuple[int, str]],
     ) -> None:
-        """Assign seqs, chain, insert, merge roll-ups. With `known` (the stored content of the
-        batch's identifiers), rows whose identifier is known or repeated are classified into
+        """Chain the batch after the chain's head (`event_batch.chain_batch`), insert its
+        rows, merge its roll-ups. With `known` (the stored content of the batch's
+        identifiers), rows whose identifier is known or repeated are classified into
         `skipped` instead; without it, the caller relies on the UNIQUE index."""
         last = self.conn.execute(
             "SELECT seq, hash FROM meter_events ORDER BY seq DESC LIMIT 1"
         ).fetchone()
-        seq, previous = (last[0], last[1].encode()) if last else (0, chain.GENESIS.encode())
-        rows: list[tuple] = []
-        rollup: dict[tuple[str, str, int], list] = {}
-        esc, sha, add, append, get = _escape, _sha256, _add, rows.append, rollup.get
-        canon = canonical_text
-        for i, e in enumerate(events):
-            ident, pj, ts, name = e.identifier, payloads[i], e.timestamp, e.event_name
-            assert ident is not None  # the caller derives missing identifiers first
-            if known is not None:
-                prior = known.get(ident)  # type: ignore[arg-type]
-                if prior is not None:
-                    given = ts if e.timestamp_given else None
-                    kind = "duplicate" if is_duplicate(prior, name, pj, given) else "conflict"
-                    skipped.append((i, kind))
-                    continue
-                known[ident] = (name, pj, ts)
-            seq += 1
-            sent, status, meter, customer = e.value_text, e.status, e.meter, e.customer
-            # chain.canonical([seq, ident, name, meter, customer, ts, value, pj, received,
-            # status]) spelled out: the ints print as JSON does, the strings are escaped by it.
-            # The chain covers the value as sent (the payload's text, `+007.50`); the column
-            # holds its canonical form (`7.5`), which `verify_event_chain` checks against it.
-            sent_json = "null" if sent is None else esc(sent)
-            canonical = (
-                f"[{seq},{esc(ident)},{esc(name)},{esc(meter)},{esc(customer)},{ts},"
-                f"{sent_json},{esc(pj)},{received},{esc(status)}]"
-            )
-            digest = sha(previous + b"\n" + canonical.encode()).hexdigest()
-            previous = digest.encode()
-            value = None if sent is None else canon(sent)
-            append((seq, ident, name, meter, customer, ts, value, pj, received, status, digest))
-            if status == "accepted":
-                # The batch's bucket, already as the UPSERT's parameters: meter, customer,
-                # hour, count, sum, last_ts, last_seq, last_value, recv_ts, recv_seq, recv_value.
-                text = "0" if value is None else value
-                hour = ts - ts % HOUR
-                key = (meter, customer, hour)
-                b = get(key)
-                if b is None:
-                    rollup[key] = [meter, customer, hour, 1, text, ts, seq, text, ts, seq, text]
-                else:  # seq only grows: this event is the bucket's most recently received
-                    n = b[3]
-                    b[4] = add(Decimal(b[4]) if n == 1 else b[4], e.value)
-                    b[3] = n + 1
-                    if ts >= b[5]:
-                        b[5], b[6], b[7] = ts, seq, text
-                    b[8], b[9], b[10] = ts, seq, text
-        self.conn.executemany(_INSERT, rows)
-        if rollup:
-            self._merge_rollups(list(rollup.values()))
-        if rows:
+        batch = chain_batch(
+            events, payloads, received, None if last is None else tuple(last), known
+        )
+        skipped.extend(batch.skipped)
+        self.conn.executemany(_INSERT, batch.rows)
+        if batch.buckets:
+            self._merge_rollups(batch.buckets)
+        if batch.rows:
             self.conn.execute(
                 "INSERT INTO event_watermark (id, max_received) VALUES (1, ?) ON CONFLICT (id)"
                 " DO UPDATE SET max_received = max(max_received, excluded.max_received)",
                 (received,),
             )
 
-    def _merge_rollups(self, buckets: list[list]) -> None:
+    def _merge_rollups(self, buckets: list[list[object]]) -> None:
         """One UPSERT per touched bucket, in key order (B-tree locality); the stored bucket and
         the batch's are combined as `aggregation.merge` does, the sum by `_decimal_add`."""
         if not self._udf_ready:
             self.conn.create_function("billing_decimal_add", 2, _decimal_add, deterministic=True)
             self._udf_ready = True
-        for b in buckets:
-            if b[3] > 1:
-                b[4] = decimal_str(b[4])
-        buckets.sort()
         self.conn.executemany(_UPSERT_ROLLUP, buckets)
 
     # -- cancellation (SPEC 2.4) ------------------------------------------------------------
@@ -266,8 +197,9 @@ class EventStore(EventQueries):
             return
         row = bucket_to_row(bucket)
         self.conn.execute(
-            f"INSERT OR REPLACE INTO usage_hourly (meter, customer, hour, {ROLLUP_COLUMNS})"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO usage_hourly (meter, customer, hour, {ROLLUP_COLUMNS})"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (meter, customer, hour) DO UPDATE SET"
+            f" {', '.join(f'{c} = excluded.{c}' for c in ROLLUP_COLUMNS.split(', '))}",
             (*key, *(row[c] for c in ROLLUP_COLUMNS.split(", "))),
         )
 

@@ -381,12 +381,16 @@ class InvoiceStore:
         return row[0], row[1]
 
     # -- integrity ----------------------------------------------------------------------------
-    def integrity_problems(self) -> list[str]:
-        """Dangling references SQLite's foreign keys and our own columns would hide."""
-        out = [
+    def foreign_key_problems(self) -> list[str]:
+        """Rows whose foreign key points nowhere (SQLite checks keys only while they are on)."""
+        return [
             f"{table} row {rowid} refers to a missing {parent} row"
             for table, rowid, parent, _ in self.conn.execute("PRAGMA foreign_key_check")
         ]
+
+    def integrity_problems(self) -> list[str]:
+        """Dangling references SQLite's foreign keys and our own columns would hide."""
+        out = self.foreign_key_problems()
         orphans = self.conn.execute(
             "SELECT l.id, l.invoice, l.subscription_item FROM invoice_lines l"
             " WHERE l.subscription_item IS NOT NULL AND NOT EXISTS"

@@ -9,6 +9,7 @@ from decimal import Decimal
 from billing_cli.domain import chain
 from billing_cli.domain.events import LateEvent
 from billing_cli.domain.invoicing import StoredLine, number_seq
+from billing_cli.storage.dialect import SQLITE, Dialect
 from billing_cli.storage.sqlite.invoices import line_from_row
 
 _NOT_CANCELLED = (
@@ -35,6 +36,7 @@ def _late(row: sqlite3.Row) -> LateEvent:
 
 class LateEventStore:
     conn: sqlite3.Connection
+    sql: Dialect = SQLITE
 
     def late_events(self, customer: str | None = None) -> list[LateEvent]:
         """Late events not cancelled, oldest received first, with their resolution if any."""
@@ -64,8 +66,8 @@ class LateEventStore:
         rows = self.conn.execute(
             "SELECT e.seq, e.identifier, e.event_name, e.meter, e.customer, e.timestamp,"
             " e.value, e.received, r.invoice AS resolved_invoice, r.created AS resolved_at"
-            # CROSS JOIN pins the small adjustments table as the outer loop (SQLite's rule).
-            " FROM meter_event_adjustments r CROSS JOIN meter_events e"
+            # The small adjustments table is the outer loop (SQLite: CROSS JOIN pins it).
+            f" FROM meter_event_adjustments r {self.sql.pinned_join} meter_events e"
             " ON e.identifier = r.identifier"
             f" WHERE r.type = 'resolve' AND e.customer = ? AND e.status = 'late'{where}"
             f" AND {_NOT_CANCELLED} ORDER BY e.seq",

@@ -1,0 +1,49 @@
+"""The few places where the SQL of the two backends differs, named.
+
+The store classes under storage/sqlite/ are written in SQL that SQLite and PostgreSQL both run;
+the PostgreSQL backend reuses them over a connection that answers like `sqlite3`
+(storage/postgres/adapter.py). Where the dialects part (JSON functions, passing a list as one
+parameter, pinning a join order), the query takes its fragment from the ledger's `sql`
+attribute, so each difference is written once per backend, here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Dialect:
+    in_list: str  # `column {in_list}` with one parameter, `list_param(values)`
+    list_param: Callable[[Iterable[str]], object]
+    explain_identifiers: str  # a FROM item over `l.explain`'s `identifiers`, each as `j.value`
+    usage_window_start: str  # an invoice line's usage window (a trial shortens it) or period
+    usage_window_end: str
+    pinned_join: str  # an inner join whose left side the planner must scan first
+
+
+def _json_list(values: Iterable[str]) -> str:
+    return json.dumps(list(values))
+
+
+SQLITE = Dialect(
+    in_list="IN (SELECT value FROM json_each(?))",
+    list_param=_json_list,
+    explain_identifiers="json_each(l.explain, '$.identifiers') j",
+    usage_window_start="coalesce(json_extract(explain, '$.usage_window.start'), period_start)",
+    usage_window_end="coalesce(json_extract(explain, '$.usage_window.end'), period_end)",
+    pinned_join="CROSS JOIN",  # SQLite's rule: CROSS JOIN keeps the written order
+)
+
+POSTGRES = Dialect(
+    in_list="= ANY(?)",
+    list_param=list,
+    explain_identifiers="jsonb_array_elements_text(l.explain::jsonb -> 'identifiers') j(value)",
+    usage_window_start=(
+        "coalesce((explain::jsonb #>> '{usage_window,start}')::bigint, period_start)"
+    ),
+    usage_window_end="coalesce((explain::jsonb #>> '{usage_window,end}')::bigint, period_end)",
+    pinned_join="JOIN",
+)

@@ -1,0 +1,111 @@
+"""The PostgreSQL ledger's connection and transactions.
+
+Writers serialize on one transaction-scoped advisory lock, as SQLite's writers do on
+BEGIN IMMEDIATE: each hash chain takes `max(seq) + 1` and the previous row's hash, and each
+invoice number the customer's next sequence, so two writers must never interleave inside one
+chain. Readers never wait: a read is a REPEATABLE READ snapshot, the analogue of SQLite's WAL
+read transaction. `lock_timeout` bounds the wait (SQLite's busy timeout).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+
+from billing_cli.storage.postgres.adapter import Connection
+from billing_cli.storage.postgres.connection import WRITE_LOCK, connect, display_name, translate
+
+
+class PgLedgerBase:
+    """Holds the connection; the shared store classes add the reads and writes."""
+
+    backend = "postgresql"
+    conn: Any
+
+    def __init__(self, uri: str, *, create: bool) -> None:
+        self.uri = uri
+        self.name = display_name(uri)
+        self.conn = Connection(connect(uri, create=create))
+        self._depth = 0
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> PgLedgerBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Any]:
+        """One command = one transaction, holding the ledger's write lock until it ends."""
+        with self._transaction("BEGIN", lock=True) as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Any]:
+        """A consistent snapshot for reports that read several tables."""
+        with self._transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _transaction(self, begin: str, *, lock: bool = False) -> Iterator[Any]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.conn
+            finally:
+                self._depth -= 1
+            return
+        try:
+            self.conn.execute(begin)
+            if lock:
+                self.conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+        except psycopg.Error as exc:
+            self._rollback()
+            raise translate(exc, self.uri) from exc
+        self._depth = 1
+        try:
+            yield self.conn
+        except psycopg.Error as exc:
+            self._rollback()
+            raise translate(exc, self.uri) from exc
+        except BaseException:
+            self._rollback()
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except psycopg.Error as exc:
+                self._rollback()
+                raise translate(exc, self.uri) from exc
+        finally:
+            self._depth = 0
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A step inside the open write transaction that can fail alone: on an exception its
+        writes are undone and the rest of the transaction stands."""
+        try:
+            self.conn.execute("SAVEPOINT step")
+        except psycopg.Error as exc:
+            raise translate(exc, self.uri) from exc
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(psycopg.Error):
+                self.conn.execute("ROLLBACK TO step")
+                self.conn.execute("RELEASE step")
+            raise
+        try:
+            self.conn.execute("RELEASE step")
+        except psycopg.Error as exc:
+            raise translate(exc, self.uri) from exc
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(psycopg.Error):
+            self.conn.execute("ROLLBACK")

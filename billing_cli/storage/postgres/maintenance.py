@@ -1,0 +1,36 @@
+"""`ledger check` and `ledger backup` on PostgreSQL: what differs from the SQLite file.
+
+The chain walks (`first_missing_seq`, `chain_heads`) are the SQLite store's SQL. There are no
+file pages to walk (the server checksums its own), foreign keys cannot be switched off by a
+session, and a consistent copy of a database is pg_dump's job, which `ledger backup` says, or
+`billing ledger copy` into an SQLite file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from billing_cli.errors import LedgerError
+from billing_cli.storage.port import BackupCopy
+from billing_cli.storage.sqlite.maintenance import MaintenanceStore
+
+
+class PgMaintenanceStore(MaintenanceStore):
+    conn: Any
+    name: str
+
+    def page_problems(self) -> list[str]:
+        """None to report: PostgreSQL verifies its own pages (data checksums)."""
+        return []
+
+    def foreign_key_problems(self) -> list[str]:
+        """None to report: PostgreSQL enforces every foreign key on every write."""
+        return []
+
+    def backup(self, target: Path) -> BackupCopy:
+        raise LedgerError(
+            f"the ledger {self.name} is a PostgreSQL database: back it up with pg_dump",
+            hint=f"pg_dump --format=custom --file={target} 'URI' (pg_restore restores it), or "
+            f"`billing --db URI ledger copy URI {target}` for an SQLite copy",
+        )
