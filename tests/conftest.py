@@ -14,7 +14,6 @@ The `alpaca` fixture builds the README's example catalog with readable ids.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,14 @@ import typer.testing
 from typer.testing import CliRunner, Result
 
 from billing_cli.cli import app
+from tests.backends import (  # noqa: F401  (fixtures and helpers for every test module)
+    ledger_exists,
+    parametrize_backends,
+    pg_server,
+    postgres_db,
+    snapshot,
+    tamper,
+)
 
 # Typer's CliRunner rebuilds the whole click command tree on every invoke (~30 ms, most of a
 # test's time). The tree is complete once billing_cli.cli is imported, so build it once.
@@ -89,7 +96,7 @@ def assert_error(result: Result, code: int, *fragments: str) -> str:
 class Billing:
     """Callable runner bound to one ledger path."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path | str) -> None:
         self.db = db
         self.runner = CliRunner()
 
@@ -117,8 +124,21 @@ class Billing:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
+def backend() -> str:
+    """The storage backend of `db`: SQLite, or each in turn in `both_backends` modules."""
+    return "sqlite"
+
+
+@pytest.fixture
+def db(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Any:
+    """A fresh ledger location: an SQLite path, or the URI of an empty PostgreSQL database."""
+    if backend == "postgres":
+        return request.getfixturevalue("postgres_db")
     return tmp_path / "billing.db"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrize_backends(metafunc)
 
 
 @pytest.fixture
@@ -155,17 +175,6 @@ def build_alpaca(billing: Billing) -> Billing:
 def alpaca(billing: Billing) -> Billing:
     """A fresh ledger holding `build_alpaca`'s catalog."""
     return build_alpaca(billing)
-
-
-def snapshot(path: Path) -> list[str] | None:
-    """Everything a ledger holds (schema and rows), to show a failed command changed nothing."""
-    if not path.exists():
-        return None
-    conn = sqlite3.connect(path)
-    try:
-        return list(conn.iterdump())
-    finally:
-        conn.close()
 
 
 @pytest.hookimpl(hookwrapper=True)

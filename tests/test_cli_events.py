@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import NOW_TS, Billing, assert_error, json_of, snapshot
+from tests.conftest import NOW_TS, Billing, assert_error, json_of, ledger_exists, snapshot
 
 T = "2026-10-31T10:15:00Z"  # a past time inside a UTC hour
 T_TS = NOW_TS - 22 * 3600 - 45 * 60
+
+pytestmark = pytest.mark.both_backends
 
 
 def send(billing: Billing, *args: str):
@@ -105,7 +107,7 @@ def test_list_filters_and_formats(alpaca: Billing) -> None:
 
 def test_list_on_a_missing_ledger_is_exit_3(billing: Billing, db) -> None:
     assert_error(billing("event", "list"), 3, "no ledger")
-    assert not db.exists()
+    assert not ledger_exists(db)
 
 
 def test_cancel(alpaca: Billing) -> None:
@@ -155,6 +157,7 @@ def test_meter_usage(alpaca: Billing) -> None:
                         "2026-10-31", "--end", "2026-11-01"), 3, "mtr_nope")  # fmt: skip
 
 
+@pytest.mark.sqlite_only  # rows written with sqlite3
 def test_late_event_is_said_on_stderr(alpaca: Billing, db) -> None:
     import sqlite3
 

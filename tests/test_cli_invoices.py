@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from billing_cli.storage.sqlite import Ledger
-from tests.conftest import Billing, assert_error, json_of, snapshot
-from tests.test_api_invoices import ACTIONS, ALLOWED, T0, Book, _invoice_in, tamper
+from billing_cli.storage.port import open_store
+from tests.conftest import Billing, assert_error, json_of, snapshot, tamper
+from tests.test_api_invoices import ACTIONS, ALLOWED, T0, Book, _invoice_in
 
 ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.both_backends
 
 
 @pytest.fixture
@@ -47,6 +49,7 @@ def test_upcoming_document_and_json(billing: Billing, book: Book) -> None:
     assert "exact amount" in explained.stdout and "raw aggregate" in explained.stdout
 
 
+@pytest.mark.sqlite_only  # a missing ledger file
 def test_upcoming_errors(billing: Billing, book: Book) -> None:
     assert_error(billing("invoice", "upcoming", "--customer", "cus_x"), 3, "cus_x")
     assert_error(billing("invoice", "upcoming", "--customer", "cus_a"), 3, "no upcoming")
@@ -171,14 +174,12 @@ def test_two_concurrent_runs_create_each_invoice_once(book: Book) -> None:
     created = [json.loads(out)["created"] for out, _ in outs]
     all_ids = created[0] + created[1]
     assert len(all_ids) == len(set(all_ids)) == 90  # 30 subscriptions × 3 periods
-    led = Ledger(book.db, create=False)
-    try:
-        rows = led.conn.execute(
+    with open_store(book.db, create=False) as led:
+        conn = led.conn  # type: ignore[attr-defined]
+        rows = conn.execute(
             "SELECT subscription, period_start, count(*) FROM invoices GROUP BY 1, 2"
         ).fetchall()
-        numbers = led.conn.execute("SELECT count(DISTINCT number) FROM invoices").fetchone()[0]
-    finally:
-        led.close()
+        numbers = conn.execute("SELECT count(DISTINCT number) FROM invoices").fetchone()[0]
     assert len(rows) == 90 and all(r[2] == 1 for r in rows) and numbers == 90
 
 

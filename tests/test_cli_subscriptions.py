@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import NOW_TS, assert_error, snapshot
 
+pytestmark = pytest.mark.both_backends
+
 
 def ts(text: str) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).timestamp())
