@@ -22,6 +22,7 @@ class Dialect:
     usage_window_start: str  # an invoice line's usage window (a trial shortens it) or period
     usage_window_end: str
     pinned_join: str  # an inner join whose left side the planner must scan first
+    invoice_tax_rates: str  # a FROM item over `i.total_taxes`: each tax's rate id as `t.rate`
 
 
 def _json_list(values: Iterable[str]) -> str:
@@ -35,6 +36,9 @@ SQLITE = Dialect(
     usage_window_start="coalesce(json_extract(explain, '$.usage_window.start'), period_start)",
     usage_window_end="coalesce(json_extract(explain, '$.usage_window.end'), period_end)",
     pinned_join="CROSS JOIN",  # SQLite's rule: CROSS JOIN keeps the written order
+    invoice_tax_rates=(
+        "(SELECT json_extract(value, '$.tax_rate') AS rate FROM json_each(i.total_taxes)) t"
+    ),
 )
 
 POSTGRES = Dialect(
@@ -46,4 +50,8 @@ POSTGRES = Dialect(
     ),
     usage_window_end="coalesce((explain::jsonb #>> '{usage_window,end}')::bigint, period_end)",
     pinned_join="JOIN",
+    invoice_tax_rates=(
+        "LATERAL (SELECT value ->> 'tax_rate' AS rate"
+        " FROM jsonb_array_elements(i.total_taxes::jsonb)) t"
+    ),
 )

@@ -20,13 +20,22 @@ from billing_cli.storage.dialect import POSTGRES
 from billing_cli.storage.postgres.base import PgLedgerBase
 from billing_cli.storage.postgres.events import PgEventStore
 from billing_cli.storage.postgres.maintenance import PgMaintenanceStore
+from billing_cli.storage.sqlite.account import AccountStore
 from billing_cli.storage.sqlite.catalog import CatalogStore
 from billing_cli.storage.sqlite.invoices import InvoiceStore
 from billing_cli.storage.sqlite.late_events import LateEventStore
+from billing_cli.storage.sqlite.tax_rates import TaxRateStore
 
 
 class PgLedger(
-    PgMaintenanceStore, LateEventStore, InvoiceStore, PgEventStore, CatalogStore, PgLedgerBase
+    PgMaintenanceStore,
+    TaxRateStore,
+    AccountStore,
+    LateEventStore,
+    InvoiceStore,
+    PgEventStore,
+    CatalogStore,
+    PgLedgerBase,
 ):
     """A billing ledger in PostgreSQL. Open with `open_ledger(uri, create=...)`."""
 

@@ -9,7 +9,8 @@ a ledger copied between the backends keeps its hash chains. Catalog tables carry
 identity column: the SQLite ledger lists objects created in the same second in insertion
 order (its implicit rowid), and so must this one.
 
-Migration 1 is the state of SQLite schema 4; later migrations follow SQLite's as features land.
+Migration 1 is the state of SQLite schema 4, migration 2 of SQLite 7; later ones follow
+SQLite's as features land.
 A migration is never edited once released.
 """
 
@@ -17,41 +18,8 @@ from __future__ import annotations
 
 APPLICATION = "billing_cli"
 
-_APPEND_ONLY = """
-CREATE FUNCTION billing_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION USING ERRCODE = 'BL001', MESSAGE = TG_ARGV[0];
-END $$;
-
-CREATE TRIGGER meter_events_no_update BEFORE UPDATE ON meter_events FOR EACH ROW
-    EXECUTE FUNCTION billing_refuse(
-        'billing ledger is append-only: meter events are never updated');
-CREATE TRIGGER meter_events_no_delete BEFORE DELETE ON meter_events FOR EACH ROW
-    EXECUTE FUNCTION billing_refuse(
-        'billing ledger is append-only: meter events are never deleted');
-CREATE TRIGGER meter_events_no_truncate BEFORE TRUNCATE ON meter_events
-    EXECUTE FUNCTION billing_refuse(
-        'billing ledger is append-only: meter events are never deleted');
-CREATE TRIGGER meter_event_adjustments_no_update BEFORE UPDATE ON meter_event_adjustments
-    FOR EACH ROW EXECUTE FUNCTION billing_refuse(
-        'billing ledger is append-only: meter event adjustments are never updated');
-CREATE TRIGGER meter_event_adjustments_no_delete BEFORE DELETE ON meter_event_adjustments
-    FOR EACH ROW EXECUTE FUNCTION billing_refuse(
-        'billing ledger is append-only: meter event adjustments are never deleted');
-CREATE TRIGGER meter_event_adjustments_no_truncate BEFORE TRUNCATE ON meter_event_adjustments
-    EXECUTE FUNCTION billing_refuse(
-        'billing ledger is append-only: meter event adjustments are never deleted');
-CREATE TRIGGER invoice_chain_no_update BEFORE UPDATE ON invoice_chain FOR EACH ROW
-    EXECUTE FUNCTION billing_refuse(
-        'billing ledger is append-only: the invoice chain is never updated');
-CREATE TRIGGER invoice_chain_no_delete BEFORE DELETE ON invoice_chain FOR EACH ROW
-    EXECUTE FUNCTION billing_refuse(
-        'billing ledger is append-only: the invoice chain is never deleted from');
-CREATE TRIGGER invoice_chain_no_truncate BEFORE TRUNCATE ON invoice_chain
-    EXECUTE FUNCTION billing_refuse(
-        'billing ledger is append-only: the invoice chain is never deleted from');
-
-CREATE FUNCTION billing_invoice_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+_INVOICE_GUARD = """
+CREATE OR REPLACE FUNCTION billing_invoice_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
         IF OLD.status <> 'draft' THEN
@@ -89,7 +57,7 @@ BEGIN
         AND NEW.amount_due IS NOT DISTINCT FROM OLD.amount_due
         AND NEW.computed_at IS NOT DISTINCT FROM OLD.computed_at
         AND NEW.finalized_at IS NOT DISTINCT FROM OLD.finalized_at
-        AND NEW.hash IS NOT DISTINCT FROM OLD.hash
+        AND NEW.hash IS NOT DISTINCT FROM OLD.hash{extra}
         AND (NEW.paid_at IS NOT DISTINCT FROM OLD.paid_at
              OR (NEW.status = 'paid' AND OLD.paid_at IS NULL))
         AND (NEW.amount_paid IS NOT DISTINCT FROM OLD.amount_paid OR NEW.status = 'paid')
@@ -102,7 +70,43 @@ BEGIN
     END IF;
     RETURN NEW;
 END $$;
-CREATE TRIGGER invoices_guard BEFORE UPDATE OR DELETE ON invoices FOR EACH ROW
+"""
+
+_APPEND_ONLY = """
+CREATE FUNCTION billing_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'BL001', MESSAGE = TG_ARGV[0];
+END $$;
+
+CREATE TRIGGER meter_events_no_update BEFORE UPDATE ON meter_events FOR EACH ROW
+    EXECUTE FUNCTION billing_refuse(
+        'billing ledger is append-only: meter events are never updated');
+CREATE TRIGGER meter_events_no_delete BEFORE DELETE ON meter_events FOR EACH ROW
+    EXECUTE FUNCTION billing_refuse(
+        'billing ledger is append-only: meter events are never deleted');
+CREATE TRIGGER meter_events_no_truncate BEFORE TRUNCATE ON meter_events
+    EXECUTE FUNCTION billing_refuse(
+        'billing ledger is append-only: meter events are never deleted');
+CREATE TRIGGER meter_event_adjustments_no_update BEFORE UPDATE ON meter_event_adjustments
+    FOR EACH ROW EXECUTE FUNCTION billing_refuse(
+        'billing ledger is append-only: meter event adjustments are never updated');
+CREATE TRIGGER meter_event_adjustments_no_delete BEFORE DELETE ON meter_event_adjustments
+    FOR EACH ROW EXECUTE FUNCTION billing_refuse(
+        'billing ledger is append-only: meter event adjustments are never deleted');
+CREATE TRIGGER meter_event_adjustments_no_truncate BEFORE TRUNCATE ON meter_event_adjustments
+    EXECUTE FUNCTION billing_refuse(
+        'billing ledger is append-only: meter event adjustments are never deleted');
+CREATE TRIGGER invoice_chain_no_update BEFORE UPDATE ON invoice_chain FOR EACH ROW
+    EXECUTE FUNCTION billing_refuse(
+        'billing ledger is append-only: the invoice chain is never updated');
+CREATE TRIGGER invoice_chain_no_delete BEFORE DELETE ON invoice_chain FOR EACH ROW
+    EXECUTE FUNCTION billing_refuse(
+        'billing ledger is append-only: the invoice chain is never deleted from');
+CREATE TRIGGER invoice_chain_no_truncate BEFORE TRUNCATE ON invoice_chain
+    EXECUTE FUNCTION billing_refuse(
+        'billing ledger is append-only: the invoice chain is never deleted from');
+
+{invoice_guard}CREATE TRIGGER invoices_guard BEFORE UPDATE OR DELETE ON invoices FOR EACH ROW
     EXECUTE FUNCTION billing_invoice_guard();
 CREATE TRIGGER invoices_no_truncate BEFORE TRUNCATE ON invoices
     EXECUTE FUNCTION billing_refuse(
@@ -329,7 +333,71 @@ MIGRATIONS: list[str] = [
         UNIQUE (invoice, status)
     );
     """
-    + _APPEND_ONLY,
+    + _APPEND_ONLY.replace("{invoice_guard}", _INVOICE_GUARD.replace("{extra}", "")),
+    # 2: SQLite 6 and 7 (SQLite 5 rewrote decimals as canonical text: NUMERIC needs nothing).
+    # The seller profile, customer address and tax ids, the invoice's frozen snapshot of seller
+    # and buyer; tax rates (never deleted, frozen once an issued invoice used them), the
+    # subscriptions' default tax rates, the taxes of invoices and lines.
+    """
+    CREATE TABLE account (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        updated BIGINT NOT NULL,
+        business_name TEXT,
+        address TEXT,
+        tax_id TEXT,
+        email TEXT,
+        invoice_footer TEXT
+    );
+    ALTER TABLE customers ADD COLUMN address TEXT;
+    ALTER TABLE customers ADD COLUMN tax_ids TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE invoices ADD COLUMN parties TEXT;
+
+    CREATE TABLE tax_rates (
+        id TEXT PRIMARY KEY,
+        created BIGINT NOT NULL,
+        display_name TEXT NOT NULL,
+        description TEXT,
+        percentage NUMERIC NOT NULL,
+        inclusive INTEGER NOT NULL,
+        active INTEGER NOT NULL,
+        country TEXT,
+        jurisdiction TEXT,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        rowid BIGINT GENERATED ALWAYS AS IDENTITY
+    );
+    CREATE TRIGGER tax_rates_no_delete BEFORE DELETE ON tax_rates FOR EACH ROW
+        EXECUTE FUNCTION billing_refuse(
+            'billing ledger is append-only: tax rates are never deleted');
+    CREATE FUNCTION billing_tax_rate_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF (NEW.percentage IS DISTINCT FROM OLD.percentage
+            OR NEW.inclusive IS DISTINCT FROM OLD.inclusive OR NEW.id IS DISTINCT FROM OLD.id)
+           AND EXISTS (
+               SELECT 1 FROM invoices i,
+                   jsonb_array_elements(i.total_taxes::jsonb) t(value)
+               WHERE i.status <> 'draft' AND t.value ->> 'tax_rate' = OLD.id) THEN
+            RAISE EXCEPTION USING ERRCODE = 'BL001', MESSAGE =
+                'billing ledger is append-only: a tax rate an invoice used keeps its percentage';
+        END IF;
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER tax_rates_used_frozen BEFORE UPDATE ON tax_rates FOR EACH ROW
+        EXECUTE FUNCTION billing_tax_rate_guard();
+    CREATE TABLE subscription_tax_rates (
+        subscription TEXT NOT NULL REFERENCES subscriptions(id),
+        position BIGINT NOT NULL,
+        tax_rate TEXT NOT NULL REFERENCES tax_rates(id),
+        PRIMARY KEY (subscription, position),
+        UNIQUE (subscription, tax_rate)
+    );
+    ALTER TABLE invoice_lines ADD COLUMN taxes TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE invoices ADD COLUMN total_taxes TEXT NOT NULL DEFAULT '[]';
+    """
+    + _INVOICE_GUARD.replace(
+        "{extra}",
+        "\n        AND NEW.parties IS NOT DISTINCT FROM OLD.parties"
+        "\n        AND NEW.total_taxes IS NOT DISTINCT FROM OLD.total_taxes",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

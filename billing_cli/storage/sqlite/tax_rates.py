@@ -14,6 +14,7 @@ from decimal import Decimal
 from billing_cli.domain.models import TaxRate
 from billing_cli.domain.money import decimal_str
 from billing_cli.domain.tax import LineTax, TaxTotal, taxes_data
+from billing_cli.storage.dialect import SQLITE, Dialect
 from billing_cli.storage.sqlite.catalog_chain import seal
 
 
@@ -53,6 +54,7 @@ def _tax_rate(row: sqlite3.Row) -> TaxRate:
 
 class TaxRateStore:
     conn: sqlite3.Connection
+    sql: Dialect = SQLITE
 
     def insert_tax_rate(self, r: TaxRate) -> None:
         self.conn.execute(
@@ -103,8 +105,8 @@ class TaxRateStore:
     def tax_rate_used_by(self, tax_rate_id: str) -> str | None:
         """The number of a finalized invoice that taxed with this rate, if any."""
         row = self.conn.execute(
-            "SELECT i.number FROM invoices i, json_each(i.total_taxes) t"
-            " WHERE i.status <> 'draft' AND json_extract(t.value, '$.tax_rate') = ?"
+            f"SELECT i.number FROM invoices i, {self.sql.invoice_tax_rates}"
+            " WHERE i.status <> 'draft' AND t.rate = ?"
             " ORDER BY i.finalized_at LIMIT 1",
             (tax_rate_id,),
         ).fetchone()
