@@ -28,6 +28,10 @@ class PgMaintenanceStore(MaintenanceStore):
         """None to report: PostgreSQL enforces every foreign key on every write."""
         return []
 
+    def remove_stale_backup_files(self) -> list[tuple[Path, int]]:
+        """None: `ledger backup` writes no files for a PostgreSQL ledger."""
+        return []
+
     def backup(self, target: Path) -> BackupCopy:
         raise LedgerError(
             f"the ledger {self.name} is a PostgreSQL database: back it up with pg_dump",
