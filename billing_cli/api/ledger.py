@@ -1,4 +1,5 @@
-"""Use cases on the ledger file itself: `billing ledger backup PATH` (SPEC 5, 6).
+"""Use cases on the ledger itself: `billing ledger backup PATH` (SPEC 5, 6) and
+`billing ledger copy SRC DST` (issue 13).
 
 A backup must never destroy what it is meant to protect, so an existing non-empty PATH is
 refused (Conflict) rather than overwritten: the file there may be yesterday's only good copy.
@@ -8,11 +9,12 @@ A zero-byte PATH is taken, since SPEC 5 treats an empty file as a new ledger.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from billing_cli.api.context import Context
 from billing_cli.errors import Conflict, InvalidInput, LedgerError
-from billing_cli.storage.port import BackupCopy, is_postgres
+from billing_cli.storage.port import BackupCopy, copy_ledger_rows, is_postgres, open_store
 
 
 def _same_place(a: Path, b: Path) -> bool:
@@ -59,3 +61,47 @@ def backup_ledger(ctx: Context, path: Path) -> BackupCopy:
         _check_target(Path(ctx.db), path)
     with ctx.ledger(write=False) as led:
         return led.backup(path)
+
+
+@dataclass(frozen=True)
+class LedgerCopy:
+    """What `ledger copy` wrote and verified: rows per table, then `ledger check` on the copy
+    and the number of invoices found identical on both sides."""
+
+    source: str
+    target: str
+    counts: dict[str, int]
+    invoices_compared: int
+
+
+def copy_ledger(ctx: Context, source: str, target: str) -> LedgerCopy:
+    """Copy the whole ledger at `source` into a new ledger at `target` (an SQLite path or a
+    PostgreSQL URI, either way), in one transaction on the target; then check the copy
+    (hash chains, every finalized invoice recomputed) and compare every invoice with the
+    source's. Refuses a target that holds rows (Conflict) and changes nothing then."""
+    from billing_cli.api.ledger_check import check_ledger
+
+    if source == target:
+        raise Conflict(
+            f"source and target are the same ledger {source!r}", hint="give a new target"
+        )
+    with open_store(source, create=False) as src, open_store(target, create=True) as dst:
+        with src.read(), dst.write():
+            counts = copy_ledger_rows(src, dst)
+        names = (src.name, dst.name)
+    report = check_ledger(Context(target, ctx.now))
+    if not report.ok:
+        first = report.problems[0]
+        raise LedgerError(
+            f"the copy at {names[1]} fails ledger check: {first.subject}: {first.message}",
+            hint="the source is unchanged; run `billing ledger check` on it",
+        )
+    with open_store(source, create=False) as src, open_store(target, create=False) as dst:
+        with src.read(), dst.read():
+            mine, theirs = src.list_invoices(), dst.list_invoices()
+    if mine != theirs:
+        raise LedgerError(
+            f"the invoices of the copy at {names[1]} differ from those of {names[0]}",
+            hint="the source is unchanged; report this as a bug",
+        )
+    return LedgerCopy(names[0], names[1], counts, len(mine))

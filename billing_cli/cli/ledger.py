@@ -21,7 +21,8 @@ from billing_cli.cli.output import (
 )
 
 ledger_app = typer.Typer(
-    no_args_is_help=True, help="The ledger file: check it, back it up, query it with SQL."
+    no_args_is_help=True,
+    help="The ledger: check it, back it up, query it with SQL, copy it between backends.",
 )
 
 NlOption = Annotated[bool, typer.Option("--nl", help="Newline-delimited JSON, one row a line.")]
@@ -205,3 +206,40 @@ def ledger_backup(
         return
     rows = ", ".join(f"{table}: {n}" for table, n in copy.counts.items() if n)
     typer.echo(f"backed up {c.db} to {copy.path} ({copy.bytes} bytes; {rows or 'empty'})")
+
+
+@ledger_app.command("copy")
+def ledger_copy(
+    ctx: typer.Context,
+    source: Annotated[
+        str, typer.Argument(metavar="SRC", help="An SQLite path or postgresql:// URI.")
+    ],
+    target: Annotated[
+        str,
+        typer.Argument(metavar="DST", help="A new SQLite path or an empty PostgreSQL database."),
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """Copy a whole ledger between backends (SQLite to PostgreSQL and back): every row with its
+    ids and hashes, in one transaction; then `ledger check` on the copy and every invoice
+    compared with the source's. A target that holds rows is refused (exit 5)."""
+    from billing_cli.api.ledger import copy_ledger
+
+    done = copy_ledger(context(ctx), source, target)
+    if as_json:
+        print_json(
+            {
+                "object": "ledger_copy",
+                "source": done.source,
+                "target": done.target,
+                "counts": done.counts,
+                "ledger_check": "ok",
+                "invoices_identical": done.invoices_compared,
+            }
+        )
+        return
+    rows = ", ".join(f"{table}: {n}" for table, n in done.counts.items() if n)
+    typer.echo(
+        f"copied {done.source} to {done.target} ({rows or 'empty'}); ledger check on the copy: "
+        f"ok; {done.invoices_compared} invoice(s) identical"
+    )

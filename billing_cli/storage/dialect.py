@@ -23,6 +23,8 @@ class Dialect:
     usage_window_end: str
     pinned_join: str  # an inner join whose left side the planner must scan first
     invoice_tax_rates: str  # a FROM item over `i.total_taxes`: each tax's rate id as `t.rate`
+    table_names: str  # the ledger's tables, one per row
+    table_columns: str  # one parameter, a table: its columns a copy writes, in order
 
 
 def _json_list(values: Iterable[str]) -> str:
@@ -36,6 +38,8 @@ SQLITE = Dialect(
     usage_window_start="coalesce(json_extract(explain, '$.usage_window.start'), period_start)",
     usage_window_end="coalesce(json_extract(explain, '$.usage_window.end'), period_end)",
     pinned_join="CROSS JOIN",  # SQLite's rule: CROSS JOIN keeps the written order
+    table_names="SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+    table_columns="SELECT name FROM pragma_table_info(?) ORDER BY cid",
     invoice_tax_rates=(
         "(SELECT json_extract(value, '$.tax_rate') AS rate FROM json_each(i.total_taxes)) t"
     ),
@@ -50,6 +54,11 @@ POSTGRES = Dialect(
     ),
     usage_window_end="coalesce((explain::jsonb #>> '{usage_window,end}')::bigint, period_end)",
     pinned_join="JOIN",
+    table_names="SELECT tablename FROM pg_tables WHERE schemaname = current_schema()",
+    table_columns=(  # not the identity `rowid`, which stands in for SQLite's implicit one
+        "SELECT column_name FROM information_schema.columns WHERE table_schema ="
+        " current_schema() AND table_name = ? AND is_identity = 'NO' ORDER BY ordinal_position"
+    ),
     invoice_tax_rates=(
         "LATERAL (SELECT value ->> 'tax_rate' AS rate"
         " FROM jsonb_array_elements(i.total_taxes::jsonb)) t"

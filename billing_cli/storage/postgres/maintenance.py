@@ -8,17 +8,28 @@ session, and a consistent copy of a database is pg_dump's job, which `ledger bac
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from billing_cli.errors import LedgerError
 from billing_cli.storage.port import BackupCopy
-from billing_cli.storage.sqlite.maintenance import MaintenanceStore
+from billing_cli.storage.sqlite.maintenance import ROWID_ORDERED, MaintenanceStore
 
 
 class PgMaintenanceStore(MaintenanceStore):
     conn: Any
     name: str
+
+    def table_rows(self, table: str, columns: list[str]) -> Iterator[tuple[object, ...]]:
+        """As the shared store's, streamed through a server-side cursor (a million events
+        never sit in memory at once); call inside a transaction."""
+        order = " ORDER BY rowid" if table in ROWID_ORDERED else ""
+        with self.conn.raw.cursor(name=f"copy_{table}") as cur:
+            cur.itersize = 10_000
+            cur.execute(f"SELECT {', '.join(columns)} FROM {table}{order}")  # type: ignore[arg-type]
+            for row in cur:
+                yield tuple(row)
 
     def page_problems(self) -> list[str]:
         """None to report: PostgreSQL verifies its own pages (data checksums)."""

@@ -16,9 +16,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from billing_cli.errors import Conflict, LedgerError
+from billing_cli.storage.dialect import SQLITE, Dialect
 from billing_cli.storage.port import CHAIN_TABLES, BackupCopy
 from billing_cli.storage.sqlite.backup_files import (
     remove_stale,
@@ -45,6 +47,18 @@ COUNTED_TABLES = (
     "credit_balance_transactions",
 )
 
+# Tables listed in the order their rows were written (SQLite's rowid; PostgreSQL's identity
+# column of the same name): a copy writes them in that order.
+ROWID_ORDERED = (
+    "meters",
+    "products",
+    "prices",
+    "customers",
+    "subscriptions",
+    "subscription_items",
+    "tax_rates",
+)
+
 
 def table_counts(conn: sqlite3.Connection) -> dict[str, int]:
     """Rows per table, read in one transaction so they describe one moment."""
@@ -65,6 +79,7 @@ def _fsync(path: Path, *, directory: bool = False) -> None:
 
 class MaintenanceStore:
     conn: sqlite3.Connection
+    sql: Dialect = SQLITE
     path: Path
 
     def first_missing_seq(self, table: str) -> int | None:
@@ -105,6 +120,28 @@ class MaintenanceStore:
             return []
         lines = [line.strip() for row in rows for line in str(row).splitlines()]
         return [f"damaged file: {line}" for line in lines if line and not line.startswith("***")]
+
+    # -- whole-ledger copies (storage/copy.py) -----------------------------------------------
+    def table_names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute(self.sql.table_names)]
+
+    def table_columns(self, table: str) -> list[str]:
+        return [r[0] for r in self.conn.execute(self.sql.table_columns, (table,))]
+
+    def table_rows(self, table: str, columns: list[str]) -> Iterator[tuple[object, ...]]:
+        """Every row, in the order it was written where the table keeps one (rowid)."""
+        order = " ORDER BY rowid" if table in ROWID_ORDERED else ""
+        sql = f"SELECT {', '.join(columns)} FROM {table}{order}"
+        for row in self.conn.execute(sql):
+            yield tuple(row)
+
+    def insert_rows(self, table: str, columns: list[str], rows: list[tuple[object, ...]]) -> None:
+        marks = ",".join("?" * len(columns))
+        self.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def copy_invoice_status(self, invoice_id: str, status: str) -> None:
+        """One status step of a copied invoice (the triggers check it as any other)."""
+        self.conn.execute("UPDATE invoices SET status = ? WHERE id = ?", (status, invoice_id))
 
     def chain_heads(self) -> dict[str, dict[str, object]]:
         """Per chain table: its last `seq` and that row's hash. Written down somewhere else
