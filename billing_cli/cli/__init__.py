@@ -119,7 +119,7 @@ GROUP_HELP: dict[str, str] = {
     "invoice": "Invoices: preview, month-end close, lifecycle, PDF.",
     "credit-grant": "Credit grants: prepaid or promotional credit for metered usage.",
     "credit": "Billing credit balances and their transactions.",
-    "ledger": "The ledger file: check it, back it up, query it with SQL.",
+    "ledger": "The ledger: check it, back it up, query it with SQL, copy it between backends.",
     "export": "Export the ledger for other tools.",
     "demo": "Run the Alpaca AI example end to end (sample_data/): 19 % VAT, PDF, journal.",
 }
