@@ -9,8 +9,8 @@ a ledger copied between the backends keeps its hash chains. Catalog tables carry
 identity column: the SQLite ledger lists objects created in the same second in insertion
 order (its implicit rowid), and so must this one.
 
-Migration 1 is the state of SQLite schema 4, migration 2 of SQLite 7; later ones follow
-SQLite's as features land.
+Migration 1 is the state of SQLite schema 4, 2 of SQLite 7, 3 of SQLite 8; later ones
+follow SQLite's as features land.
 A migration is never edited once released.
 """
 
@@ -398,6 +398,14 @@ MIGRATIONS: list[str] = [
         "\n        AND NEW.parties IS NOT DISTINCT FROM OLD.parties"
         "\n        AND NEW.total_taxes IS NOT DISTINCT FROM OLD.total_taxes",
     ),
+    # 3: SQLite 8: the seller's IBAN and BIC, a customer's buyer reference (e-invoices), and
+    # the `events` view for reports
+    """
+    ALTER TABLE account ADD COLUMN iban TEXT;
+    ALTER TABLE account ADD COLUMN bic TEXT;
+    ALTER TABLE customers ADD COLUMN buyer_reference TEXT;
+    CREATE VIEW events AS SELECT * FROM meter_events;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
