@@ -125,7 +125,7 @@ def test_concurrent_importers_count_each_event_once(postgres_db: str, tmp_path: 
     summaries = [json.loads(out) for out, _ in outs]
     assert sum(s["accepted"] for s in summaries) == 7000
     assert sum(s["duplicates"] for s in summaries) == 2000
-    events = billing.json("event", "list", "--customer", "cus_alpaca")["data"]
+    events = billing.json("event", "list", "--customer", "cus_alpaca", "--all")["data"]
     assert len(events) == len({e["identifier"] for e in events}) == 7000
     check = billing.json("ledger", "check")
     assert check["ok"] and check["chains"]["meter_events"]["seq"] == 7000

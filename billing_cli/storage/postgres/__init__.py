@@ -22,6 +22,7 @@ from billing_cli.storage.postgres.events import PgEventStore
 from billing_cli.storage.postgres.maintenance import PgMaintenanceStore
 from billing_cli.storage.sqlite.account import AccountStore
 from billing_cli.storage.sqlite.catalog import CatalogStore
+from billing_cli.storage.sqlite.catalog_chain import CatalogChainStore
 from billing_cli.storage.sqlite.invoices import InvoiceStore
 from billing_cli.storage.sqlite.late_events import LateEventStore
 from billing_cli.storage.sqlite.tax_rates import TaxRateStore
@@ -35,6 +36,7 @@ class PgLedger(
     InvoiceStore,
     PgEventStore,
     CatalogStore,
+    CatalogChainStore,
     PgLedgerBase,
 ):
     """A billing ledger in PostgreSQL. Open with `open_ledger(uri, create=...)`."""

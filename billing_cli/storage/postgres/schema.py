@@ -9,7 +9,7 @@ a ledger copied between the backends keeps its hash chains. Catalog tables carry
 identity column: the SQLite ledger lists objects created in the same second in insertion
 order (its implicit rowid), and so must this one.
 
-Migration 1 is the state of SQLite schema 4, 2 of SQLite 7, 3 of SQLite 8; later ones
+Migration 1 is the state of SQLite schema 4, 2 of SQLite 7, 3 of 8, 4 of 9; later ones
 follow SQLite's as features land.
 A migration is never edited once released.
 """
@@ -405,6 +405,29 @@ MIGRATIONS: list[str] = [
     ALTER TABLE account ADD COLUMN bic TEXT;
     ALTER TABLE customers ADD COLUMN buyer_reference TEXT;
     CREATE VIEW events AS SELECT * FROM meter_events;
+    """,
+    # 4: SQLite 9: the catalog chain (tamper evidence for catalog rows; domain/catalog_seal.py)
+    """
+    CREATE TABLE catalog_chain (
+        seq BIGINT PRIMARY KEY,
+        object TEXT NOT NULL,
+        key TEXT NOT NULL,
+        state TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX catalog_chain_row ON catalog_chain(object, key, seq);
+    -- the chain seals rows in insertion order (SQLite's rowid) on these too
+    ALTER TABLE account ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
+    ALTER TABLE subscription_tax_rates ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
+    CREATE TRIGGER catalog_chain_no_update BEFORE UPDATE ON catalog_chain FOR EACH ROW
+        EXECUTE FUNCTION billing_refuse(
+            'billing ledger is append-only: the catalog chain is never updated');
+    CREATE TRIGGER catalog_chain_no_delete BEFORE DELETE ON catalog_chain FOR EACH ROW
+        EXECUTE FUNCTION billing_refuse(
+            'billing ledger is append-only: the catalog chain is never deleted from');
+    CREATE TRIGGER catalog_chain_no_truncate BEFORE TRUNCATE ON catalog_chain
+        EXECUTE FUNCTION billing_refuse(
+            'billing ledger is append-only: the catalog chain is never deleted from');
     """,
 ]
 
