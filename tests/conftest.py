@@ -14,6 +14,7 @@ The `alpaca` fixture builds the README's example catalog with readable ids.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any

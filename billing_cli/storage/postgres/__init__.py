@@ -23,6 +23,7 @@ from billing_cli.storage.postgres.maintenance import PgMaintenanceStore
 from billing_cli.storage.sqlite.account import AccountStore
 from billing_cli.storage.sqlite.catalog import CatalogStore
 from billing_cli.storage.sqlite.catalog_chain import CatalogChainStore
+from billing_cli.storage.sqlite.credits import CreditStore
 from billing_cli.storage.sqlite.invoices import InvoiceStore
 from billing_cli.storage.sqlite.late_events import LateEventStore
 from billing_cli.storage.sqlite.tax_rates import TaxRateStore
@@ -33,6 +34,7 @@ class PgLedger(
     TaxRateStore,
     AccountStore,
     LateEventStore,
+    CreditStore,
     InvoiceStore,
     PgEventStore,
     CatalogStore,
