@@ -22,7 +22,8 @@ class Dialect:
     usage_window_start: str  # an invoice line's usage window (a trial shortens it) or period
     usage_window_end: str
     pinned_join: str  # an inner join whose left side the planner must scan first
-    invoice_tax_rates: str  # a FROM item over `i.total_taxes`: each tax's rate id as `t.rate`
+    invoice_taxes: str  # a FROM item over `i.total_taxes`, one row `t` per tax
+    tax_rate_of: str  # the tax rate id of `t`
     table_names: str  # the ledger's tables, one per row
     table_columns: str  # one parameter, a table: its columns a copy writes, in order
 
@@ -40,9 +41,8 @@ SQLITE = Dialect(
     pinned_join="CROSS JOIN",  # SQLite's rule: CROSS JOIN keeps the written order
     table_names="SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
     table_columns="SELECT name FROM pragma_table_info(?) ORDER BY cid",
-    invoice_tax_rates=(
-        "(SELECT json_extract(value, '$.tax_rate') AS rate FROM json_each(i.total_taxes)) t"
-    ),
+    invoice_taxes="json_each(i.total_taxes) t",
+    tax_rate_of="json_extract(t.value, '$.tax_rate')",
 )
 
 POSTGRES = Dialect(
@@ -59,8 +59,6 @@ POSTGRES = Dialect(
         "SELECT column_name FROM information_schema.columns WHERE table_schema ="
         " current_schema() AND table_name = ? AND is_identity = 'NO' ORDER BY ordinal_position"
     ),
-    invoice_tax_rates=(
-        "LATERAL (SELECT value ->> 'tax_rate' AS rate"
-        " FROM jsonb_array_elements(i.total_taxes::jsonb)) t"
-    ),
+    invoice_taxes="jsonb_array_elements(i.total_taxes::jsonb) t(value)",
+    tax_rate_of="t.value ->> 'tax_rate'",
 )

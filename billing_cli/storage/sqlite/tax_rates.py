@@ -105,8 +105,8 @@ class TaxRateStore:
     def tax_rate_used_by(self, tax_rate_id: str) -> str | None:
         """The number of a finalized invoice that taxed with this rate, if any."""
         row = self.conn.execute(
-            f"SELECT i.number FROM invoices i, {self.sql.invoice_tax_rates}"
-            " WHERE i.status <> 'draft' AND t.rate = ?"
+            f"SELECT i.number FROM invoices i, {self.sql.invoice_taxes}"
+            f" WHERE i.status <> 'draft' AND {self.sql.tax_rate_of} = ?"
             " ORDER BY i.finalized_at LIMIT 1",
             (tax_rate_id,),
         ).fetchone()
