@@ -20,8 +20,11 @@ SENT = [("cus_a", T0 + 10, "1.5"), ("cus_a", T0 + HOUR + 5, "2"), ("cus_b", T0 +
         ("cus_b", T0 + 2 * DAY + 1, "7")]  # fmt: skip
 
 
-def _ledger(tmp_path: Path, formula: str, window: str | None) -> Context:
-    ctx = make_ledger(tmp_path / "l.db", formula=formula, window=window)
+pytestmark = pytest.mark.both_backends
+
+
+def _ledger(db: Path, formula: str, window: str | None) -> Context:
+    ctx = make_ledger(db, formula=formula, window=window)
     for n, (customer, ts, value) in enumerate(SENT):
         api.send_event(ctx, event_name="m", customer=customer, value=value, identifier=f"e{n}",
                        timestamp=format_time(ts))  # fmt: skip
@@ -44,10 +47,10 @@ def _each_added(ctx: Context, start: int, end: int, window: str | None) -> tuple
 @pytest.mark.parametrize(("start", "end"), [(T0, T0 + 3 * DAY), (T0 + 60, T0 + 3 * DAY - 120)])
 @pytest.mark.parametrize("window", [None, "hour", "day"])
 def test_all_customers_equal_each_customer_added(
-    tmp_path: Path, formula: str, meter_window: str | None, start: int, end: int,
+    db: Path, formula: str, meter_window: str | None, start: int, end: int,
     window: str | None,
 ) -> None:  # fmt: skip
-    ctx = _ledger(tmp_path, formula, meter_window)
+    ctx = _ledger(db, formula, meter_window)
     every = api.meter_usage(ctx, "mtr_m", customer=None, start=format_time(start),
                             end=format_time(end), window=window)  # fmt: skip
     total, by_start = _each_added(ctx, start, end, window)
@@ -58,8 +61,8 @@ def test_all_customers_equal_each_customer_added(
         assert all(start <= w.start < w.end <= end for w in every.windows)
 
 
-def test_a_back_dated_clock_counts_only_what_was_received_by_then(tmp_path: Path) -> None:
-    ctx = _ledger(tmp_path, "sum", None)
+def test_a_back_dated_clock_counts_only_what_was_received_by_then(db: Path) -> None:
+    ctx = _ledger(db, "sum", None)
     earlier = Context(ctx.db, from_unix(NOW - 1))  # before any event was received
     every = api.meter_usage(earlier, "mtr_m", customer=None, start=format_time(T0),
                             end=format_time(T0 + 3 * DAY), window="day")  # fmt: skip

@@ -26,6 +26,7 @@ class Dialect:
     tax_rate_of: str  # the tax rate id of `t`
     table_names: str  # the ledger's tables, one per row
     table_columns: str  # one parameter, a table: its columns a copy writes, in order
+    joined_sums: str  # an aggregate: a group's `sum` column as decimal texts joined by spaces
 
 
 def _json_list(values: Iterable[str]) -> str:
@@ -43,6 +44,7 @@ SQLITE = Dialect(
     table_columns="SELECT name FROM pragma_table_info(?) ORDER BY cid",
     invoice_taxes="json_each(i.total_taxes) t",
     tax_rate_of="json_extract(t.value, '$.tax_rate')",
+    joined_sums="group_concat(sum, ' ')",
 )
 
 POSTGRES = Dialect(
@@ -61,4 +63,5 @@ POSTGRES = Dialect(
     ),
     invoice_taxes="jsonb_array_elements(i.total_taxes::jsonb) t(value)",
     tax_rate_of="t.value ->> 'tax_rate'",
+    joined_sums="string_agg(sum::text, ' ')",
 )

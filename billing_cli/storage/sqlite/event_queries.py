@@ -274,9 +274,9 @@ class EventQueries:
         # One row per hour, the customers' exact sums joined as text: SQLite walks the roll-ups
         # in C and Python builds 24 rows a day instead of one per customer and hour.
         rows = self.conn.execute(
-            "SELECT hour, sum(count), group_concat(sum, ' ') FROM usage_hourly WHERE meter = ?"
-            " AND customer IN (SELECT id FROM customers) AND hour >= ? AND hour < ?"
-            " GROUP BY hour",
+            f"SELECT hour, CAST(sum(count) AS BIGINT), {self.sql.joined_sums} FROM usage_hourly"
+            " WHERE meter = ? AND customer IN (SELECT id FROM customers)"
+            " AND hour >= ? AND hour < ? GROUP BY hour",
             (meter, start, end),
         )
         return [(hour, count, exact_sum_of_texts(totals)) for hour, count, totals in rows]
