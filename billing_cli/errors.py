@@ -7,6 +7,10 @@ class BillingError(Exception):
     """An error a user can cause; printed as one `error:` line (+ optional `hint:`)."""
 
     exit_code = 1
+    # Stripe's error envelope (HTTP, and `--json` on the CLI): the parameter at fault and a
+    # machine-readable code, when the raiser knows them.
+    param: str | None = None
+    code: str | None = None
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -64,3 +68,9 @@ class LateEventsStored(BillingError):
     resolved; exit 7 like rejected rows, so a cron script notices."""
 
     exit_code = 7
+
+
+class IdempotencyMismatch(BillingError):
+    """An Idempotency-Key reused with other parameters (Stripe's `idempotency_error`)."""
+
+    exit_code = 4

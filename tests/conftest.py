@@ -76,13 +76,20 @@ def json_of(result: Result) -> Any:
 
 
 def assert_error(result: Result, code: int, *fragments: str) -> str:
-    """Exit `code`, nothing on stdout, exactly one `error:` line (+ optional `hint:`) naming
-    every fragment. Returns the error line."""
+    """Exit `code`, exactly one `error:` line (+ optional `hint:`) naming every fragment, and
+    nothing on stdout but, with `--json`, the same error in Stripe's envelope. Returns the
+    error line."""
     assert result.exit_code == code, (
         f"expected exit {code}, got {result.exit_code}\n"
         f"stdout: {result.stdout}\nstderr: {result.stderr}"
     )
-    assert result.stdout == "", result.stdout
+    if result.stdout:
+        envelope = json.loads(result.stdout)
+        assert set(envelope) == {"error"}, result.stdout
+        assert set(envelope["error"]) == {"type", "code", "message", "param"}, result.stdout
+        shown = result.stderr.splitlines()[0].removeprefix("error: ")
+        if envelope["error"]["message"].isprintable():
+            assert envelope["error"]["message"] == shown, result.stdout
     lines = result.stderr.splitlines()
     assert "Traceback" not in result.stderr, result.stderr
     assert len(lines) in (1, 2), result.stderr

@@ -77,6 +77,15 @@ def served(db: Path, now: str = SHOP_NOW) -> Iterator[Server]:
             proc.stderr.close()
 
 
+def exact_text(value: float) -> str:
+    """`meter usage --json` writes `aggregated_value` as a JSON number (as Stripe's summaries
+    have it); its text as the dashboard shows it ("13533.75", "1200")."""
+    from decimal import Decimal
+
+    text = format(Decimal(repr(value)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def build_shop(billing) -> None:  # noqa: ANN001 - tests.conftest.Billing
     """Alpaca's token meter with usage over November for two customers, a count meter, the
     November invoice finalized, usage in December (the upcoming invoice), two late events and

@@ -23,7 +23,7 @@ def one_line(invoice: dict) -> tuple[str, str, int, int]:
     [line] = invoice["lines"]["data"]
     return (
         line["quantity_decimal"],
-        line["explain"]["transformed_quantity"],
+        line["billing_cli"]["explain"]["transformed_quantity"],
         line["amount"],
         invoice["total"],
     )
@@ -69,7 +69,10 @@ def test_alpaca_step_by_step(billing: Billing) -> None:
     sub = billing.json(
         "subscription", "create", "--customer", cus, "--price", price["id"], now=t1
     )  # 4
-    assert (sub["current_period_start"], sub["current_period_end"]) == (1793523600, 1796115600)
+    assert (
+        sub["items"]["data"][0]["current_period_start"],
+        sub["items"]["data"][0]["current_period_end"],
+    ) == (1793523600, 1796115600)
     assert billing.json("invoice", "list", now=t1)["data"] == []  # no invoice created
 
     def ev(now: str, ident: str, value: str, timestamp: str):
@@ -83,7 +86,7 @@ def test_alpaca_step_by_step(billing: Billing) -> None:
     assert ev("2026-11-15T08:00:05Z", "ev3", "1250", "2026-11-15T08:00:00Z").exit_code == 0  # 9
 
     def upcoming(now: str) -> dict:
-        return billing.json("invoice", "upcoming", "--customer", cus, now=now)
+        return billing.json("invoice", "upcoming", "--customer", cus, "--explain", now=now)
 
     assert one_line(upcoming("2026-11-16T00:00:00Z")) == ("4275", "43", 172, 172)  # 10
     doc = billing("invoice", "upcoming", "--customer", cus, now="2026-11-16T00:00:00Z")
@@ -94,7 +97,7 @@ def test_alpaca_step_by_step(billing: Billing) -> None:
     run1 = billing.json("invoice", "run", now="2026-12-01T09:05:00Z")  # 13
     assert len(run1["created"]) == 1 and run1["finalized"] == []
     [inv_id] = run1["created"]
-    draft = billing.json("invoice", "show", inv_id, now="2026-12-01T09:05:00Z")
+    draft = billing.json("invoice", "show", inv_id, "--explain", now="2026-12-01T09:05:00Z")
     assert draft["status"] == "draft" and one_line(draft) == ("4755", "48", 192, 192)
     assert draft["period_start"] == 1793523600 and draft["period_end"] == 1796115600
     assert ev("2026-12-01T09:30:00Z", "ev6", "300", "2026-12-01T08:59:59Z").exit_code == 0  # 14
@@ -102,10 +105,10 @@ def test_alpaca_step_by_step(billing: Billing) -> None:
     assert one_line(preview) == ("5055", "51", 204, 204)
     run2 = billing.json("invoice", "run", now="2026-12-01T10:00:00Z")  # 15
     assert run2["finalized"] == [inv_id] and run2["created"] == []
-    final = billing.json("invoice", "show", inv_id, now="2026-12-01T10:00:00Z")
+    final = billing.json("invoice", "show", inv_id, "--explain", now="2026-12-01T10:00:00Z")
     assert (final["number"], final["status"]) == ("ALPACA-0001", "open")
     assert one_line(final) == one_line(preview) == ("5055", "51", 204, 204)
-    strip = ("id", "invoice", "explain")
+    strip = ("id", "invoice")
     assert [{k: v for k, v in li.items() if k not in strip} for li in final["lines"]["data"]] == [
         {k: v for k, v in li.items() if k not in strip} for li in preview["lines"]["data"]
     ]
@@ -135,7 +138,9 @@ def test_late_event_resolved_into_the_next_invoice(billing: Billing) -> None:
         billing("invoice", "upcoming", "--customer", nxt["customer"], "--json", now="2026-12-02")
     )
     usage, late = preview["lines"]["data"]
-    assert late["type"] == "late_usage" and late["amount"] == 40  # 6054 → 61 × 4 − 204
+    assert (
+        late["billing_cli"]["type"] == "late_usage" and late["amount"] == 40
+    )  # 6054 → 61 × 4 − 204
     assert late["period"] == {"start": 1793523600, "end": 1796115600}
     run = billing.json("invoice", "run", now="2027-01-01T10:00:00Z")
     [dec] = run["finalized"]

@@ -55,6 +55,7 @@ def test_meter_round_trip(billing) -> None:
         "event_time_window": "hour",
         "livemode": False,
         "status": "active",
+        "status_transitions": {"deactivated_at": None},
         "updated": NOW_TS,
         "value_settings": {"event_payload_key": "n"},
     }
@@ -95,12 +96,22 @@ def test_product_round_trip(billing) -> None:
         "object": "product",
         "active": True,
         "created": NOW_TS,
+        "default_price": None,
         "description": "LLM access",
+        "images": [],
         "livemode": False,
+        "marketing_features": [],
         "metadata": {"team": "ml", "tier": "pro"},
         "name": "Alpaca API",
+        "package_dimensions": None,
+        "shippable": None,
+        "statement_descriptor": None,
+        "tax_code": None,
+        "tax_details": None,
         "type": "service",
         "unit_label": "token",
+        "updated": NOW_TS,
+        "url": None,
     }
     assert billing.json("product", "show", created["id"]) == created
     assert billing.json("product", "list")["data"] == [created]
@@ -115,6 +126,7 @@ def test_price_per_unit_round_trip(alpaca) -> None:
         "billing_scheme": "per_unit",
         "created": NOW_TS,
         "currency": "usd",
+        "custom_unit_amount": None,
         "livemode": False,
         "lookup_key": "tokens_monthly",
         "metadata": {},
@@ -124,8 +136,10 @@ def test_price_per_unit_round_trip(alpaca) -> None:
             "interval": "month",
             "interval_count": 1,
             "meter": "mtr_tokens",
+            "trial_period_days": None,
             "usage_type": "metered",
         },
+        "tax_behavior": "unspecified",
         "tiers": None,
         "tiers_mode": None,
         "transform_quantity": None,
@@ -215,18 +229,41 @@ def test_customer_round_trip(billing) -> None:
     assert created == {
         "id": created["id"],
         "object": "customer",
+        "address": None,
         "balance": 0,
+        "business_name": None,
         "created": NOW_TS,
         "currency": None,
+        "customer_account": None,
+        "default_source": None,
+        "delinquent": False,
+        "description": None,
+        "discount": None,
         "email": "ops@alpaca.example",
+        "individual_name": None,
         "invoice_prefix": "ALPACA",
+        "invoice_settings": {
+            "custom_fields": None,
+            "default_payment_method": None,
+            "footer": None,
+            "rendering_options": None,
+        },
         "livemode": False,
         "metadata": {"crm": "42"},
         "name": "Alpaca AI",
         "next_invoice_sequence": 1,
-        "address": None,
-        "tax_ids": {"object": "list", "data": [], "has_more": False},
-        "buyer_reference": None,
+        "phone": None,
+        "preferred_locales": [],
+        "shipping": None,
+        "tax_exempt": "none",
+        "tax_ids": {
+            "object": "list",
+            "data": [],
+            "has_more": False,
+            "url": f"/v1/customers/{created['id']}/tax_ids",
+        },
+        "test_clock": None,
+        "billing_cli": {"buyer_reference": None},
     }
     assert billing.json("customer", "show", created["id"]) == created
     assert billing.json("customer", "list")["data"] == [created]
@@ -527,7 +564,7 @@ def test_interval_caps_are_inclusive(alpaca) -> None:
         price = alpaca.json(*args, "--interval-count", str(count))
         assert price["recurring"] == {
             "interval": interval, "interval_count": count, "meter": None,
-            "usage_type": "licensed",
+            "trial_period_days": None, "usage_type": "licensed",
         }  # fmt: skip
 
 

@@ -29,8 +29,7 @@ def test_send_prints_stripes_meter_event_and_status(alpaca: Billing) -> None:
         "livemode": False,
         "payload": {"stripe_customer_id": "cus_alpaca", "value": "4275"},
         "timestamp": T_TS,
-        "status": "accepted",
-        "cancelled": False,
+        "billing_cli": {"status": "accepted", "cancelled": False},
     }
     assert result.stderr == ""
 
@@ -114,7 +113,7 @@ def test_cancel(alpaca: Billing) -> None:
     json_of(send(alpaca, "--customer", "cus_alpaca", "--value", "5", "--identifier", "x",
                  "--timestamp", T, "--json"))  # fmt: skip
     done = alpaca.json("event", "cancel", "--event-name", "api_tokens", "--identifier", "x")
-    assert done["cancelled"] is True
+    assert done["billing_cli"]["cancelled"] is True
     again = alpaca("event", "cancel", "--event-name", "api_tokens", "--identifier", "x")
     assert again.exit_code == 0 and "already cancelled" in again.stderr
     assert_error(
@@ -133,20 +132,21 @@ def test_meter_usage(alpaca: Billing) -> None:
     assert total["object"] == "list"
     assert total["data"] == [
         {
+            "id": total["data"][0]["id"],
             "object": "billing.meter_event_summary",
-            "aggregated_value": "13.5",
-            "customer": "cus_alpaca",
+            "aggregated_value": 13.5,
             "end_time": NOW_TS - 9 * 3600,
-            "event_count": 3,
             "livemode": False,
             "meter": "mtr_tokens",
             "start_time": NOW_TS - 33 * 3600,
+            "billing_cli": {"customer": "cus_alpaca", "event_count": 3},
         }
     ]
+    assert total["data"][0]["id"].startswith("mtrusg_")
     hourly = alpaca.json(*base, "--start", "2026-10-31T10:30:00Z", "--end", "2026-11-01",
                          "--window", "hour")  # fmt: skip
     assert [(w["start_time"] % 86400, w["aggregated_value"]) for w in hourly["data"]] == [
-        (10 * 3600 + 1800, "5"), (12 * 3600, "-1.5")
+        (10 * 3600 + 1800, 5), (12 * 3600, -1.5)
     ]  # fmt: skip
     table = alpaca(*base, "--start", "2026-10-31", "--end", "2026-11-01")
     assert table.exit_code == 0 and "13.5" in table.stdout
@@ -179,7 +179,7 @@ def test_late_event_is_said_on_stderr(alpaca: Billing, db) -> None:
         conn.execute("UPDATE invoices SET status = 'open', finalized_at = 1 WHERE id = 'in_x'")
     conn.close()
     result = send(alpaca, "--customer", "cus_alpaca", "--value", "1", "--timestamp", T, "--json")
-    assert json_of(result)["status"] == "late"
+    assert json_of(result)["billing_cli"]["status"] == "late"
     assert "late" in result.stderr and "--resolve next-invoice" in result.stderr
 
 

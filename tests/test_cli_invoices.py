@@ -42,7 +42,13 @@ def test_upcoming_document_and_json(billing: Billing, book: Book) -> None:
     )
     [line] = data["lines"]["data"]
     assert (line["quantity_decimal"], line["quantity"], line["amount"]) == ("4275", 4275, 172)
-    assert line["explain"]["transformed_quantity"] == "43"
+    assert "explain" not in line["billing_cli"]  # only when asked for
+    explained_json = billing.json(
+        "invoice", "upcoming", "--customer", "cus_a", "--explain", now="2026-11-16T00:00:00Z"
+    )
+    assert (
+        explained_json["lines"]["data"][0]["billing_cli"]["explain"]["transformed_quantity"] == "43"
+    )
     explained = billing(
         "invoice", "upcoming", "--customer", "cus_a", "--explain", now="2026-11-16T00:00:00Z"
     )

@@ -60,7 +60,7 @@ def test_alpaca_subscription_round_trip(alpaca) -> None:
         assert item["price"] == alpaca.json("price", "show", item["price"]["id"])
     quantities = {i["price"]["id"]: i["quantity"] for i in items}
     assert quantities == {"price_tokens": None, "price_seats": 3}
-    assert {k: v for k, v in sub.items() if k != "items"} == {
+    expected = {
         "id": sub["id"],
         "object": "subscription",
         "billing_cycle_anchor": start,
@@ -69,8 +69,6 @@ def test_alpaca_subscription_round_trip(alpaca) -> None:
         "canceled_at": None,
         "created": NOW_TS,
         "currency": "usd",
-        "current_period_end": end,
-        "current_period_start": start,
         "customer": "cus_alpaca",
         "ended_at": None,
         "default_tax_rates": [],
@@ -80,11 +78,12 @@ def test_alpaca_subscription_round_trip(alpaca) -> None:
         "status": "active",
         "trial_end": None,
         "trial_start": None,
+        "billing_cli": {"current_period_end": end, "current_period_start": start},
     }
+    assert {k: sub[k] for k in expected} == expected
     assert {k: v for k, v in sub["items"].items() if k != "data"} == {
         "object": "list",
         "has_more": False,
-        "total_count": 2,
         "url": f"/v1/subscription_items?subscription={sub['id']}",
     }
     assert alpaca.json("subscription", "show", sub["id"]) == sub
@@ -114,22 +113,31 @@ def test_price_by_lookup_key_and_default_quantity(alpaca) -> None:
 def test_period_moves_with_now(alpaca) -> None:
     sub = alpaca.json(*SUB, "--price", "price_tokens")
     later = alpaca.json("subscription", "show", sub["id"], now="2027-01-15T00:00:00Z")
-    assert (later["current_period_start"], later["current_period_end"]) == (
+    assert (
+        later["items"]["data"][0]["current_period_start"],
+        later["items"]["data"][0]["current_period_end"],
+    ) == (
         ts("2027-01-01T09:00:00Z"),
         ts("2027-02-01T09:00:00Z"),
     )
     at_boundary = alpaca.json("subscription", "show", sub["id"], now="2026-12-01T09:00:00Z")
-    assert at_boundary["current_period_start"] == ts("2026-12-01T09:00:00Z")
+    assert at_boundary["items"]["data"][0]["current_period_start"] == ts("2026-12-01T09:00:00Z")
 
 
 def test_future_anchor_gives_a_short_first_period(alpaca) -> None:
     sub = alpaca.json(*SUB, "--price", "price_tokens", "--billing-cycle-anchor", "2026-11-15")
     anchor = ts("2026-11-15T00:00:00Z")
     assert sub["billing_cycle_anchor"] == anchor and sub["start_date"] == NOW_TS
-    assert (sub["current_period_start"], sub["current_period_end"]) == (NOW_TS, anchor)
+    assert (
+        sub["items"]["data"][0]["current_period_start"],
+        sub["items"]["data"][0]["current_period_end"],
+    ) == (NOW_TS, anchor)
     assert sub["status"] == "active"
     after = alpaca.json("subscription", "show", sub["id"], now="2026-11-20T00:00:00Z")
-    assert (after["current_period_start"], after["current_period_end"]) == (
+    assert (
+        after["items"]["data"][0]["current_period_start"],
+        after["items"]["data"][0]["current_period_end"],
+    ) == (
         anchor,
         ts("2026-12-15T00:00:00Z"),
     )
@@ -139,12 +147,15 @@ def test_anchor_limits_are_inclusive(alpaca) -> None:
     licensed(alpaca, "price_b")
     full = alpaca.json(*SUB, "--price", "price_seats", "--billing-cycle-anchor",
                        "2026-12-01T09:00:00Z")  # fmt: skip
-    assert (full["current_period_start"], full["current_period_end"]) == (
+    assert (
+        full["items"]["data"][0]["current_period_start"],
+        full["items"]["data"][0]["current_period_end"],
+    ) == (
         NOW_TS,
         ts("2026-12-01T09:00:00Z"),
     )
     now = alpaca.json(*SUB, "--price", "price_b", "--billing-cycle-anchor", str(NOW_TS))
-    assert now["current_period_end"] == ts("2026-12-01T09:00:00Z")
+    assert now["items"]["data"][0]["current_period_end"] == ts("2026-12-01T09:00:00Z")
 
 
 def test_trial_period_days(alpaca) -> None:
@@ -153,10 +164,16 @@ def test_trial_period_days(alpaca) -> None:
     assert sub["status"] == "trialing"
     assert (sub["trial_start"], sub["trial_end"]) == (NOW_TS, trial_end)
     assert sub["billing_cycle_anchor"] == trial_end
-    assert (sub["current_period_start"], sub["current_period_end"]) == (NOW_TS, trial_end)
+    assert (
+        sub["items"]["data"][0]["current_period_start"],
+        sub["items"]["data"][0]["current_period_end"],
+    ) == (NOW_TS, trial_end)
     after = alpaca.json("subscription", "show", sub["id"], now="2026-11-15T09:00:00Z")
     assert after["status"] == "active"
-    assert (after["current_period_start"], after["current_period_end"]) == (
+    assert (
+        after["items"]["data"][0]["current_period_start"],
+        after["items"]["data"][0]["current_period_end"],
+    ) == (
         trial_end,
         ts("2026-12-15T09:00:00Z"),
     )
@@ -166,7 +183,10 @@ def test_trial_end(alpaca) -> None:
     sub = alpaca.json(*SUB, "--price", "price_seats", "--trial-end", "2026-11-08T00:00:00+02:00")
     trial_end = ts("2026-11-07T22:00:00Z")
     assert sub["status"] == "trialing" and sub["trial_end"] == trial_end
-    assert (sub["current_period_start"], sub["current_period_end"]) == (NOW_TS, trial_end)
+    assert (
+        sub["items"]["data"][0]["current_period_start"],
+        sub["items"]["data"][0]["current_period_end"],
+    ) == (NOW_TS, trial_end)
 
 
 def test_backdated_start(alpaca) -> None:
@@ -174,7 +194,10 @@ def test_backdated_start(alpaca) -> None:
     start = ts("2026-10-15T00:00:00Z")
     assert sub["start_date"] == start and sub["created"] == NOW_TS
     assert sub["billing_cycle_anchor"] == start
-    assert (sub["current_period_start"], sub["current_period_end"]) == (
+    assert (
+        sub["items"]["data"][0]["current_period_start"],
+        sub["items"]["data"][0]["current_period_end"],
+    ) == (
         start,
         ts("2026-11-15T00:00:00Z"),
     )

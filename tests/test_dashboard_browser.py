@@ -25,6 +25,7 @@ from tests.dashboard_support import (
     SHOP_NOW,
     Server,
     build_shop,
+    exact_text,
     served,
 )
 
@@ -216,13 +217,13 @@ def test_meter_chart_has_a_bar_per_day_with_usage_and_the_cli_total(
                 "--window", "day")["data"]  # fmt: skip
     bars = browser.find_elements(By.CSS_SELECTOR, "#usage-chart rect.bar")
     assert [(b.get_attribute("data-start"), b.get_attribute("data-value")) for b in bars] == [
-        (str(d["start_time"]), d["aggregated_value"]) for d in days
+        (str(d["start_time"]), exact_text(d["aggregated_value"])) for d in days
     ]
     heights = [float(b.get_attribute("height")) for b in bars]
     assert heights.index(max(heights)) == 2  # the 14th, the peak, is the tallest bar
     whole = _cli(shop, "meter", "usage", "mtr_tokens", "--customer", "cus_alpaca", *rng)
     total = browser.find_element(By.ID, "usage-total").text
-    assert total == whole["data"][0]["aggregated_value"] == "13533.75"
+    assert total == exact_text(whole["data"][0]["aggregated_value"]) == "13533.75"
 
 
 def test_upcoming_invoice_equals_the_cli_to_the_cent(

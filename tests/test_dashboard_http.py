@@ -20,6 +20,7 @@ from tests.dashboard_support import (
     SHOP_NOW,
     Server,
     build_shop,
+    exact_text,
     served,
 )
 
@@ -205,11 +206,11 @@ def test_meter_total_and_windows_equal_meter_usage(
     ).text
     rng = ("--start", "2026-11-01T00:00:00Z", "--end", "2026-12-01T00:00:00Z")
     whole = _cli(shop, "meter", "usage", "mtr_tokens", "--customer", customer, *rng)
-    assert _usage_total(html) == whole["data"][0]["aggregated_value"]
+    assert _usage_total(html) == exact_text(whole["data"][0]["aggregated_value"])
     days = _cli(shop, "meter", "usage", "mtr_tokens", "--customer", customer, *rng,
                 "--window", "day")["data"]  # fmt: skip
     bars = re.findall(r'<rect class="bar"[^>]*data-start="(\d+)"[^>]*data-value="([^"]*)"', html)
-    assert bars == [(str(d["start_time"]), d["aggregated_value"]) for d in days]
+    assert bars == [(str(d["start_time"]), exact_text(d["aggregated_value"])) for d in days]
     assert f"--customer {customer} --start 2026-11-01T00:00:00Z --end 2026-12-01T00:00:00Z" in html
 
 
@@ -219,8 +220,8 @@ def test_all_customers_add_up_each_customers_usage(shop: Billing, signed_in: htt
     html = signed_in.get("/dashboard/meters/mtr_tokens", params={"range": "last-month"}).text
     rng = ("--start", "2026-11-01T00:00:00Z", "--end", "2026-12-01T00:00:00Z")
     expected = sum(
-        Decimal(_cli(shop, "meter", "usage", "mtr_tokens", "--customer", c, *rng)["data"][0][
-            "aggregated_value"])
+        Decimal(exact_text(_cli(shop, "meter", "usage", "mtr_tokens", "--customer", c, *rng)[
+            "data"][0]["aggregated_value"]))
         for c in ("cus_alpaca", "cus_llama", "cus_script", "cus_img")
     )  # fmt: skip
     assert Decimal(_usage_total(html)) == expected == Decimal("14279.75")

@@ -29,15 +29,24 @@ def test_send_refuses_an_event_older_than_35_days(alpaca: Billing, db, ts: str) 
 
 
 def test_the_window_edges_are_accepted(alpaca: Billing) -> None:
-    assert json_of(send(alpaca, NOW_TS - 35 * DAY, "--json", ident="old"))["status"] == "accepted"
-    assert json_of(send(alpaca, NOW_TS + 300, "--json", ident="soon"))["status"] == "accepted"
+    assert (
+        json_of(send(alpaca, NOW_TS - 35 * DAY, "--json", ident="old"))["billing_cli"]["status"]
+        == "accepted"
+    )
+    assert (
+        json_of(send(alpaca, NOW_TS + 300, "--json", ident="soon"))["billing_cli"]["status"]
+        == "accepted"
+    )
     assert_error(send(alpaca, NOW_TS + 301, ident="later"), 4, "timestamp_in_future")
 
 
 def test_max_age_allows_a_back_fill(alpaca: Billing) -> None:
     ts = NOW_TS - 100 * DAY
     assert_error(send(alpaca, ts), 4, "timestamp_too_far_in_past")
-    assert json_of(send(alpaca, ts, "--max-age", "400d", "--json"))["status"] == "accepted"
+    assert (
+        json_of(send(alpaca, ts, "--max-age", "400d", "--json"))["billing_cli"]["status"]
+        == "accepted"
+    )
     assert_error(send(alpaca, NOW_TS - 2 * 3600, "--max-age", "1h", ident="e2"), 4, "1 hours")
     assert_error(send(alpaca, ts, "--max-age", "forever", ident="e3"), 4, "--max-age")
 
@@ -78,10 +87,10 @@ def invoiced(alpaca: Billing) -> Billing:
 def test_send_exits_7_on_a_late_event_with_fail_on_late(invoiced: Billing) -> None:
     october = "2026-10-15T12:00:00Z"
     plain = send(invoiced, october, "--json", ident="late1")
-    assert plain.exit_code == 0 and json.loads(plain.stdout)["status"] == "late"
+    assert plain.exit_code == 0 and json.loads(plain.stdout)["billing_cli"]["status"] == "late"
     flagged = send(invoiced, october, "--fail-on-late", "--json", ident="late2")
     assert flagged.exit_code == 7, flagged.stderr
-    assert json.loads(flagged.stdout)["status"] == "late"  # stored, and shown
+    assert json.loads(flagged.stdout)["billing_cli"]["status"] == "late"  # stored, and shown
     assert "error: event late2 was stored late" in flagged.stderr
     late = invoiced.json("event", "late")["data"]
     assert sorted(e["identifier"] for e in late) == ["late1", "late2"]
@@ -130,11 +139,11 @@ def test_negative_value_is_a_correction_and_a_negative_total_bills_zero(
     corrected = sent["minus"]
     assert "negative value" not in sent["plus"].stderr
     assert "negative value -25: a correction" in corrected.stderr
-    preview = alpaca.json("invoice", "upcoming", "--customer", "cus_alpaca",
+    preview = alpaca.json("invoice", "upcoming", "--customer", "cus_alpaca", "--explain",
                           now="2026-10-20T00:00:00Z")  # fmt: skip
     (line,) = preview["lines"]["data"]
     assert line["quantity"] == 0 and line["amount"] == 0
-    assert line["explain"]["raw_aggregate"] == "-15"
+    assert line["billing_cli"]["explain"]["raw_aggregate"] == "-15"
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert "Negative values are corrections, as in Stripe's meters" in readme
     assert "the surplus does not" in readme

@@ -204,7 +204,10 @@ def assert_contract(result, before: object, after: object, *, as_json: bool) -> 
         if as_json:
             json.loads(out)
         return
-    assert out == "", context
+    if out:  # with --json, the error again in Stripe's envelope (the HTTP API's)
+        assert set(json.loads(out)["error"]) == {"type", "code", "message", "param"}, context
+    else:
+        assert out == "", context
     assert err.endswith("\n"), context
     lines = err[:-1].split("\n")
     assert len(lines) in (1, 2), context

@@ -27,6 +27,11 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
+# The one bridge between the two faces: `billing serve` is a CLI command that starts the HTTP
+# face (it imports http/ lazily, inside the command).
+FACE_LAUNCHERS = {"billing_cli.cli.serve": {"http"}}
+
+
 def _layer(module: str) -> str:
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else "__init__"
@@ -68,7 +73,7 @@ def violations() -> set[tuple[str, str]]:
     bad: set[tuple[str, str]] = set()
     for module, path in _modules():
         layer = _layer(module)
-        allowed = set() if layer in KERNEL else ALLOWED[layer]
+        allowed = set() if layer in KERNEL else ALLOWED[layer] | FACE_LAUNCHERS.get(module, set())
         for target in _imports(path):
             top = target.split(".")[0]
             if top in SQL_DRIVERS and layer != "storage":

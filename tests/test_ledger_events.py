@@ -314,6 +314,7 @@ def test_the_watermark_migration_initialises_from_existing_events(tmp_path: Path
     undo_documents(conn)
     conn.execute("DROP TABLE event_watermark")
     conn.execute("DROP TABLE invoice_chain")  # migration 4's, so the file is truly version 2
+    conn.execute("DROP TABLE idempotency_keys")  # and migration 8's
     conn.execute("PRAGMA user_version = 2")
     conn.commit()
     conn.close()

@@ -14,7 +14,9 @@ from billing_cli.storage.sqlite.schema import SCHEMA_VERSION
 from tests.conftest import Billing, json_of
 
 LEDGERS = Path(__file__).parent / "data" / "ledgers"
-OLD_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8, 9]
+# schema10.db is schema9.db as the program at schema 10 (commit c92ca93) migrated it: opened
+# once with `ledger check`, which writes nothing but the migration.
+OLD_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
 
 
 def test_every_older_version_is_checked_in() -> None:

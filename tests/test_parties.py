@@ -62,7 +62,7 @@ def test_finalized_invoices_keep_the_details_they_were_issued_with(billing: Bill
     issued = november(billing)
     assert issued["account_name"] == "Alpaca AI GmbH"
     assert issued["account_country"] == "DE"
-    assert issued["account_tax_id"] == "DE123456789"
+    assert issued["billing_cli"]["account_tax_id"] == "DE123456789"
     assert issued["customer_name"] == "Max Mustermann"
     assert issued["customer_address"]["city"] == "München"
     assert issued["customer_tax_ids"] == [{"type": "eu_vat", "value": "DE987654321"}]

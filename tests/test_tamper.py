@@ -360,7 +360,13 @@ def test_a_version_3_ledger_gets_its_invoice_chain_on_upgrade(db: Path) -> None:
     undo_documents(conn)
     conn.commit()
     conn.close()
-    edit(db, "DROP TABLE invoice_chain", "PRAGMA user_version = 3", drop_triggers=False)
+    edit(
+        db,
+        "DROP TABLE invoice_chain",
+        "DROP TABLE idempotency_keys",  # migration 8's, so the file is truly version 3
+        "PRAGMA user_version = 3",
+        drop_triggers=False,
+    )
     report = Billing(db).json("ledger", "check", now=LATER)  # opening the file upgrades it
     assert report["ok"] is True  # the header hashes match the invoices, as check verifies
     assert query(db, "PRAGMA user_version") == SCHEMA_VERSION

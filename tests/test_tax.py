@@ -112,7 +112,7 @@ def test_exclusive_vat_on_the_alpaca_invoice_and_preview_equals_final(billing: B
     for inv in (preview, final):
         assert inv["subtotal"] == 232 and inv["subtotal_excluding_tax"] == 232
         assert inv["total_taxes"][0]["amount"] == 44  # 44.08 → 44
-        assert inv["total_taxes"][0]["tax_rate"] == "txr_vat"
+        assert inv["total_taxes"][0]["tax_rate_details"]["tax_rate"] == "txr_vat"
         assert inv["total_taxes"][0]["taxable_amount"] == 232
         assert inv["total_taxes"][0]["tax_behavior"] == "exclusive"
         assert inv["total"] == 276 and inv["total_excluding_tax"] == 232
@@ -165,7 +165,7 @@ def test_a_used_rate_keeps_its_percentage(billing: Billing) -> None:
     # a rename is fine (Stripe), the issued invoice keeps the name it was issued with
     billing.json("tax-rate", "update", "txr_vat", "--display-name", "USt", now=CLOSE)
     inv = billing.json("invoice", "show", "ALPACA-0001", now=CLOSE)
-    assert inv["total_taxes"][0]["display_name"] == "VAT"
+    assert inv["total_taxes"][0]["billing_cli"]["display_name"] == "VAT"
     assert billing("ledger", "check", now=CLOSE).exit_code == 0
     # inactive rates take no new subscriptions
     billing.json("tax-rate", "update", "txr_spare", "--inactive", now=CLOSE)

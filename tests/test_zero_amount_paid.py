@@ -28,7 +28,10 @@ def test_a_trial_creation_invoice_at_zero_is_paid(alpaca: Billing) -> None:
                       "price_seats:2", "--trial-period-days", "14",
                       now="2026-11-01T09:00:00Z")  # fmt: skip
     [inv] = alpaca.json("invoice", "list", "--customer", "cus_alpaca")["data"]
-    assert inv["subscription"] == sub["id"] and inv["billing_reason"] == "subscription_create"
+    assert (
+        inv["parent"]["subscription_details"]["subscription"] == sub["id"]
+        and inv["billing_reason"] == "subscription_create"
+    )
     assert (inv["amount_due"], inv["status"]) == (0, "paid")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -27,6 +27,8 @@ class Context:
 
     db: str | Path
     now: datetime
+    # A ledger already open in a transaction that the use case joins (see `bound`).
+    open_ledger: LedgerStore | None = field(default=None, compare=False, repr=False)
 
     @property
     def now_ts(self) -> int:
@@ -44,11 +46,20 @@ class Context:
     @contextmanager
     def ledger(self, *, write: bool) -> Iterator[LedgerStore]:
         """Open the ledger for one command; read commands never create it."""
+        if self.open_ledger is not None:
+            yield self.open_ledger
+            return
         with open_store(self.db, create=write) as led:
             yield led
 
     def ledger_exists(self) -> bool:
-        return ledger_exists(self.db)
+        return self.open_ledger is not None or ledger_exists(self.db)
+
+    def bound(self, led: LedgerStore) -> Context:
+        """This context with `led` (in an open transaction) as its ledger: a use case run with
+        it commits or rolls back with the caller's transaction (the HTTP idempotency record is
+        written in the same transaction as the change it answers)."""
+        return replace(self, open_ledger=led)
 
 
 T = TypeVar("T")

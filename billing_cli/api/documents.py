@@ -21,15 +21,23 @@ from billing_cli.api import invoices
 from billing_cli.api.account import get_account
 from billing_cli.api.catalog import get_customer
 from billing_cli.api.context import Context
+from billing_cli.api.prices import products_by_price
 from billing_cli.domain.invoicing import Invoice
 from billing_cli.errors import Conflict, InvalidInput, UsageError
-from billing_cli.present.invoice_json import invoice_dict
+from billing_cli.present.invoice_json import document_view, invoice_dict
 
 
 def document_data(ctx: Context, inv: Invoice) -> dict[str, Any]:
     """The invoice dict a document renders: an issued invoice's frozen seller and buyer, or
     for a draft or preview the current ones (what finalizing now would freeze)."""
-    return invoice_dict(inv, get_customer(ctx, inv.customer), get_account(ctx))
+    data = invoice_dict(
+        inv,
+        get_customer(ctx, inv.customer),
+        get_account(ctx),
+        products=products_by_price(ctx),
+        explain=True,  # a document shows packages and tiers, from each line's computation
+    )
+    return document_view(data)
 
 
 def default_name(data: dict[str, Any], suffix: str) -> str:

@@ -21,7 +21,7 @@ from billing_cli.api.catalog import get_customer
 from billing_cli.api.context import Context
 from billing_cli.api.documents import invoice_pdf_bytes, write_file
 from billing_cli.errors import Conflict, InvalidInput, UsageError
-from billing_cli.present.invoice_json import invoice_dict
+from billing_cli.present.invoice_json import document_view, invoice_dict
 
 FORMATS = ("zugferd", "xrechnung")
 SUFFIX = {"zugferd": ".pdf", "xrechnung": ".xml"}
@@ -54,8 +54,8 @@ def einvoice_data(ctx: Context, invoice_id: str) -> dict[str, Any]:
             hint="finalize it first (`billing invoice finalize`, or `invoice run`)",
         )
     customer, account = get_customer(ctx, inv.customer), get_account(ctx)
-    data = invoice_dict(inv, customer, account)
-    live = invoice_dict(replace(inv, parties=None), customer, account)
+    data = document_view(invoice_dict(inv, customer, account, explain=True))
+    live = document_view(invoice_dict(replace(inv, parties=None), customer, account))
     for key in _FILLABLE:
         if not data.get(key) or (key.endswith("_address") and not _complete(data[key])):
             data[key] = live.get(key) or data.get(key)

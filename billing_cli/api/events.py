@@ -7,7 +7,7 @@ behaves alike however it arrives.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -61,10 +61,40 @@ def parse_max_age(text: str | None) -> int:
     return int(parse_duration(text, field="--max-age").total_seconds())
 
 
-def reject_error(reject: Reject) -> InvalidInput:
+def reject_param(code: str, meter: Meter | None) -> str | None:
+    """The event field a SPEC 2.2 reason points at, named as Stripe's parameters are."""
+    if code in ("no_meter", "archived_meter"):
+        return "event_name"
+    if code in ("meter_event_no_customer_defined", "meter_event_customer_not_found"):
+        return f"payload[{meter.customer_key if meter else 'stripe_customer_id'}]"
+    if code in ("meter_event_value_not_found", "meter_event_invalid_value"):
+        return f"payload[{meter.value_key if meter else 'value'}]"
+    if code in ("timestamp_in_future", "timestamp_too_far_in_past", "invalid_timestamp"):
+        return "timestamp"
+    if code == "invalid_identifier":
+        return "identifier"
+    return None
+
+
+def reject_error(reject: Reject, meter: Meter | None = None) -> InvalidInput:
     """A SPEC 2.2 failure of a single event as the exit-4 error; the message starts with the
-    reason code so scripts can match on it as they do on an import's reject report."""
-    return InvalidInput(f"{reject.code}: {reject.message}", _HINTS.get(reject.code))
+    reason code so scripts can match on it as they do on an import's reject report (the code
+    is also the error's `code`, as Stripe names these failures)."""
+    error = InvalidInput(f"{reject.code}: {reject.message}", _HINTS.get(reject.code))
+    error.code = reject.code
+    error.param = reject_param(reject.code, meter)
+    return error
+
+
+def identifier_conflict(identifier: str) -> Conflict:
+    error = Conflict(
+        f"identifier_conflict: an event with identifier {identifier!r} exists with another "
+        "event_name, payload or timestamp; it is never overwritten",
+        hint="send the correction under a new identifier, or cancel the old event",
+    )
+    error.code = "identifier_conflict"
+    error.param = "identifier"
+    return error
 
 
 def _time(text: str | None, field: str) -> int | None:
@@ -81,7 +111,7 @@ def send_event(
     ctx: Context,
     *,
     event_name: str,
-    payload: list[str] | None = None,
+    payload: list[str] | Mapping[str, str] | None = None,
     customer: str | None = None,
     value: str | None = None,
     identifier: str | None = None,
@@ -89,8 +119,9 @@ def send_event(
     max_age: str | None = None,
 ) -> SentEvent:
     """`event send`: validate (exit 4), then store once; a duplicate is a no-op, a conflict
-    (same identifier, other content) is exit 5 and changes nothing. `max_age` widens (or
-    narrows) the 35-day window for old timestamps."""
+    (same identifier, other content) is exit 5 and changes nothing. `payload` is the CLI's
+    `K=V` pairs or, from the HTTP API, the payload itself; `max_age` widens (or narrows) the
+    35-day window for old timestamps."""
     if payload and (customer is not None or value is not None):
         raise UsageError(
             "--payload cannot be combined with --customer/--value",
@@ -100,7 +131,10 @@ def send_event(
         raise UsageError(
             "the event needs a payload", hint="give --payload K=V … or --customer C --value V"
         )
-    pairs = payload_from_pairs(payload) if payload else None
+    if isinstance(payload, Mapping):
+        pairs: dict[str, str] | None = dict(payload)
+    else:
+        pairs = payload_from_pairs(payload) if payload else None
     ts = _time(timestamp, "--timestamp")
     oldest = parse_max_age(max_age)
     if identifier is not None and (bad := check_identifier(identifier)) is not None:
@@ -121,7 +155,7 @@ def send_event(
             oldest,
         )
         if isinstance(found, Reject):
-            raise reject_error(found)
+            raise reject_error(found, meter)
         found.identifier = ident
         if Coverage(led.finalized_periods(found.meter, found.customer)).covers(
             found.meter, found.customer, found.timestamp
@@ -129,11 +163,7 @@ def send_event(
             found.status = "late"
         skipped = led.append_events([found], now)
         if skipped and skipped[0][1] == "conflict":
-            raise Conflict(
-                f"identifier_conflict: an event with identifier {ident!r} exists with another "
-                "event_name, payload or timestamp; it is never overwritten",
-                hint="send the correction under a new identifier, or cancel the old event",
-            )
+            raise identifier_conflict(ident)
         event = led.get_event(ident)
     assert event is not None
     return SentEvent(event, duplicate=bool(skipped))

@@ -1,5 +1,5 @@
-"""Use cases on the ledger itself: `billing ledger backup PATH` (SPEC 5, 6) and
-`billing ledger copy SRC DST` (issue 13).
+"""Use cases on the ledger itself: `billing ledger backup PATH` (SPEC 5, 6),
+`billing ledger copy SRC DST` (issue 13), and holding it open for `billing serve`.
 
 A backup must never destroy what it is meant to protect, so an existing non-empty PATH is
 refused (Conflict) rather than overwritten: the file there may be yesterday's only good copy.
@@ -9,6 +9,8 @@ A zero-byte PATH is taken, since SPEC 5 treats an empty file as a new ledger.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,3 +107,17 @@ def copy_ledger(ctx: Context, source: str, target: str) -> LedgerCopy:
             hint="the source is unchanged; report this as a bug",
         )
     return LedgerCopy(names[0], names[1], counts, len(mine))
+
+
+@contextmanager
+def held_open(ctx: Context) -> Iterator[None]:
+    """Create the ledger if it is missing, bring its schema up to date, and keep it open while
+    a long-running process (`billing serve`) works on it.
+
+    Opened at start, a foreign or newer file is refused before the first request. Held open, it
+    spares every request a WAL checkpoint: SQLite copies the WAL into the file when the last
+    connection to it closes, so a server whose requests each open and close their own
+    connection would pay a checkpoint (and its fsync) per request, most of a request's cost.
+    Held, checkpoints are SQLite's automatic ones, and the last one runs at shutdown."""
+    with ctx.ledger(write=True):
+        yield

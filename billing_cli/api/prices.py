@@ -198,3 +198,8 @@ def get_price(ctx: Context, price_id: str) -> Price:
 def list_prices(ctx: Context) -> list[Price]:
     with ctx.ledger(write=False) as led:
         return newest_first(led.list_prices())
+
+
+def products_by_price(ctx: Context) -> dict[str, str]:
+    """price id → product id, for invoice lines (Stripe's `pricing.price_details.product`)."""
+    return {p.id: p.product for p in list_prices(ctx)}

@@ -86,6 +86,40 @@ def _handle(exc: BaseException) -> int:
     )
 
 
+class _Watched:
+    """stdout, noting whether anything was written to it."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.written = False
+
+    def write(self, text: str) -> int:
+        self.written = self.written or bool(text)
+        return self.stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def _print_envelope(exc: BaseException, code: int) -> None:
+    """`--json` scripts read errors on stdout too, in Stripe's envelope (the HTTP server's)."""
+    from billing_cli.errors import InvalidInput, UsageError
+    from billing_cli.present.json_text import dumps
+    from billing_cli.present.stripe_errors import error_envelope
+
+    if isinstance(exc, click.ClickException) or (
+        not isinstance(exc, BillingError) and code in (2, 4)
+    ):
+        text = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+        exc = (InvalidInput if code == 4 else UsageError)(" ".join(text.split()))
+    try:
+        text = dumps(error_envelope(exc), indent=2)
+        # a value with bytes that are not UTF-8 (lone surrogates) is written as a JSON escape
+        sys.stdout.write(text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
+    except BrokenPipeError:
+        pass
+
+
 # Command groups are imported only when used: `billing invoice upcoming` should not pay for
 # importing and building every other group (start-up time is most of a preview's cost).
 _GROUPS: dict[str, tuple[str, ...]] = {
@@ -103,6 +137,7 @@ _GROUPS: dict[str, tuple[str, ...]] = {
     "ledger": ("billing_cli.cli.ledger", "ledger_app"),
     "export": ("billing_cli.cli.export", "export_app"),
     "demo": ("billing_cli.cli.demo", "demo_app"),
+    "serve": ("billing_cli.cli.serve", "serve_app"),
 }
 _built: dict[str, Any] = {}
 # What `billing --help` lists, without importing any group (each group's own `help=`, which
@@ -122,6 +157,9 @@ GROUP_HELP: dict[str, str] = {
     "ledger": "The ledger: check it, back it up, query it with SQL, copy it between backends.",
     "export": "Export the ledger for other tools.",
     "demo": "Run the Alpaca AI example end to end (sample_data/): 19 % VAT, PDF, journal.",
+    "serve": "Serve Stripe's HTTP API (meters, meter events, the v2 meter event stream, "
+    "products, prices, customers, subscriptions, invoices) on this ledger, for code that uses "
+    "Stripe's SDKs; until SIGTERM or Ctrl-C.",
 }
 
 
@@ -174,6 +212,9 @@ class BillingGroup(TyperGroup):
         self, args: Any = None, prog_name: str | None = None, **extra: Any
     ) -> Any:
         extra.pop("standalone_mode", None)
+        watched = None
+        if "--json" in (sys.argv[1:] if args is None else args):
+            watched = sys.stdout = _Watched(sys.stdout)
         try:
             rv = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
         except typer.Exit as exc:
@@ -186,8 +227,15 @@ class BillingGroup(TyperGroup):
             code = 0
         except BaseException as exc:  # noqa: BLE001 - this is the boundary
             code = _handle(exc)
+            # with --json, the error is JSON on stdout too, unless the command printed its
+            # own result first (`ledger check`'s report, an import's summary)
+            if watched is not None and not watched.written and code not in (0, 130):
+                _print_envelope(exc, code)
         else:
             code = rv if isinstance(rv, int) else 0
+        finally:
+            if watched is not None and sys.stdout is watched:
+                sys.stdout = watched.stream
         try:
             sys.stdout.flush()
         except BrokenPipeError:

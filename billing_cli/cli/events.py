@@ -48,6 +48,7 @@ from billing_cli.errors import (
     UsageError,
 )
 from billing_cli.present import stripe_json as serialize
+from billing_cli.present.amounts import decimal_str
 
 event_app = typer.Typer(no_args_is_help=True, help="Meter events: send, import, list, cancel.")
 
@@ -82,8 +83,8 @@ EVENT_COLUMNS = [
     Column("payload", _payload_lines, ID, csv=lambda r: r["payload"]),
     time_column("timestamp", "timestamp"),
     time_column("created", "created", stack=True),
-    Column("status", lambda r: r["status"]),
-    Column("cancelled", lambda r: r["cancelled"], stack=True),
+    Column("status", lambda r: r["billing_cli"]["status"]),
+    Column("cancelled", lambda r: r["billing_cli"]["cancelled"], stack=True),
 ]
 
 
@@ -472,8 +473,8 @@ def event_cancel(
 USAGE_COLUMNS = [
     time_column("start_time", "start_time"),
     time_column("end_time", "end_time", stack=True),
-    Column("aggregated_value", lambda r: r["aggregated_value"], NUMBER),
-    Column("event_count", lambda r: r["event_count"], NUMBER),
+    Column("aggregated_value", lambda r: decimal_str(r["aggregated_value"]), NUMBER),
+    Column("event_count", lambda r: r["billing_cli"]["event_count"], NUMBER),
 ]
 
 

@@ -21,6 +21,11 @@ def _period(period: dict) -> str:
     return f"{format_time(period['start'])} – {format_time(period['end'])}"
 
 
+def _explain(line: dict) -> dict[str, Any]:
+    """The line's computation (asked for: the document always shows packages and tiers)."""
+    return line["billing_cli"].get("explain") or {}
+
+
 def packages(quantity: str, transformed: str, transform: dict) -> str:
     """`4275 → 43 packages of 100 (rounded up)`; one package is "1 package"."""
     rounding = "rounded up" if transform["round"] == "up" else "rounded down"
@@ -31,10 +36,10 @@ def packages(quantity: str, transformed: str, transform: dict) -> str:
 def _quantity(line: dict) -> str:
     """The quantity column: the usage before any transform, then the packages it made. A late
     usage line shows the re-rated period's quantity, in the same words."""
-    explain = line.get("explain") or {}
+    explain = _explain(line)
     transform = explain.get("transform_quantity")
     quantity = line["quantity_decimal"]
-    if line["type"] == "late_usage":
+    if line["billing_cli"]["type"] == "late_usage":
         quantity = explain.get("quantity", quantity)
     if transform:
         return packages(quantity, explain["transformed_quantity"], transform)
@@ -42,9 +47,9 @@ def _quantity(line: dict) -> str:
 
 
 def _unit(line: dict, currency: str) -> str:
-    unit = line.get("unit_amount_decimal")
+    unit = (line.get("pricing") or {}).get("unit_amount_decimal")
     if unit is None:
-        return "tiered" if (line.get("explain") or {}).get("tiers_mode") else ""
+        return "tiered" if _explain(line).get("tiers_mode") else ""
     return format_unit_amount(Decimal(unit), currency)
 
 
@@ -64,8 +69,10 @@ def _signed(quantity: str) -> str:
 
 
 def _explain_rows(line: dict, currency: str) -> list[tuple[str, str]]:
-    e: dict[str, Any] = line.get("explain") or {}
-    late = line["type"] == "late_usage"  # its explain's `kind` is the meter's ("metered")
+    e = _explain(line)
+    late = (
+        line["billing_cli"]["type"] == "late_usage"
+    )  # its explain's `kind` is the meter's ("metered")
     rows: list[tuple[str, str]] = [("kind", "late_usage" if late else str(e.get("kind")))]
     if e.get("meter"):
         window = e.get("usage_window") or {}
@@ -147,7 +154,7 @@ def _grant_label(grant_id: str, grants: Mapping[str, dict]) -> str:
 def _credit_rows(line: dict, currency: str, grants: Mapping[str, dict]) -> list[tuple[str, str]]:
     """`--explain`: the grants that paid the line (or would, in a preview or a draft)."""
     rows = []
-    for credit in (line.get("explain") or {}).get("credits") or []:
+    for credit in _explain(line).get("credits") or []:
         txn = credit.get("credit_balance_transaction")
         how = f"transaction {txn}" if txn else "would apply now"
         rows.append(
@@ -165,7 +172,7 @@ def _credit_rows(line: dict, currency: str, grants: Mapping[str, dict]) -> list[
 def _credits_by_grant(lines: list[dict]) -> dict[str, int]:
     out: dict[str, int] = {}
     for line in lines:
-        for credit in (line.get("explain") or {}).get("credits") or []:
+        for credit in _explain(line).get("credits") or []:
             out[credit["credit_grant"]] = out.get(credit["credit_grant"], 0) + credit["amount"]
     return out
 
@@ -179,9 +186,10 @@ def _totals(data: dict, grants: Mapping[str, dict]) -> list[tuple[str, str]]:
     for grant_id, amount in _credits_by_grant(data["lines"]["data"]).items():
         pairs.append((f"credits: {_grant_label(grant_id, grants)}", -amount))
     for t in data.get("total_taxes") or []:
-        kind = "incl." if t["inclusive"] else "on"
+        kind = "incl." if t["tax_behavior"] == "inclusive" else "on"
         base = format_amount(t["taxable_amount"], currency)
-        pairs.append((f"{t['display_name']} {t['percentage']} % {kind} {base}", t["amount"]))
+        rate = t["billing_cli"]  # the rate's name and percentage when the tax was computed
+        pairs.append((f"{rate['display_name']} {rate['percentage']} % {kind} {base}", t["amount"]))
     pairs.append(("total", data["total"]))
     if data["starting_balance"]:
         pairs.append(("applied balance", data["starting_balance"]))
@@ -228,7 +236,11 @@ def render_invoice(
         ("invoice", title),
         ("id", data["id"] or ""),
         ("customer", f"{who} ({data['customer']})" if who else data["customer"]),
-        ("subscription", data.get("subscription") or ""),
+        (
+            "subscription",
+            ((data.get("parent") or {}).get("subscription_details") or {}).get("subscription")
+            or "",
+        ),
         ("billing_reason", data["billing_reason"]),
         ("period", _period({"start": data["period_start"], "end": data["period_end"]})),
         ("status", data["status"]),
@@ -250,8 +262,8 @@ def render_invoice(
     credited = any(line.get("pretax_credit_amounts") for line in lines)
     print_table([*LINE_COLUMNS, *([CREDITS_COLUMN] if credited else [])], rows)
     for line in lines:
-        e = line.get("explain") or {}
-        if line["type"] == "late_usage" and "recomputed_amount" in e:
+        e = _explain(line)
+        if line["billing_cli"]["type"] == "late_usage" and "recomputed_amount" in e:
             out.print()
             _print_pairs(
                 out,

@@ -59,26 +59,34 @@ INVOICE_COLUMNS = [
 ]
 
 
-def _parties(c) -> tuple[dict, Any]:  # noqa: ANN001 - Context (imported lazily)
-    """Every customer and the seller's account, read once for a list of invoices."""
+def _parties(c) -> tuple[dict, Any, dict]:  # noqa: ANN001 - Context (imported lazily)
+    """Every customer, the seller's account and each price's product, read once for a list."""
     from billing_cli.api.account import get_account
     from billing_cli.api.catalog import list_customers
+    from billing_cli.api.prices import products_by_price
 
-    return {cus.id: cus for cus in list_customers(c)}, get_account(c)
+    return {cus.id: cus for cus in list_customers(c)}, get_account(c), products_by_price(c)
 
 
-def _invoice_data(c, inv, parties: tuple[dict, Any] | None = None) -> dict:  # noqa: ANN001
+def _invoice_data(  # noqa: ANN001 - Context, Invoice (imported lazily)
+    c, inv, parties: tuple[dict, Any, dict] | None = None, *, explain: bool = False
+) -> dict:
     """The one invoice object: `show`, `list`, `run` and the lifecycle commands print the same
-    dict for the same invoice (customer name, email and seller account included)."""
+    dict for the same invoice (customer name, email and seller account included), as the HTTP
+    API does; each line's computation only when asked for."""
     from billing_cli.present.invoice_json import invoice_dict
 
     if parties is None:
         from billing_cli.api.account import get_account
         from billing_cli.api.catalog import get_customer
+        from billing_cli.api.prices import products_by_price
 
-        return invoice_dict(inv, get_customer(c, inv.customer), get_account(c))
-    customers, account = parties
-    return invoice_dict(inv, customers.get(inv.customer), account)
+        customer = get_customer(c, inv.customer)
+        parties = ({customer.id: customer}, get_account(c), products_by_price(c))
+    customers, account, products = parties
+    return invoice_dict(
+        inv, customers.get(inv.customer), account, products=products, explain=explain
+    )
 
 
 def _grants_of(c, data: dict) -> dict[str, dict]:  # noqa: ANN001 - Context
@@ -86,7 +94,7 @@ def _grants_of(c, data: dict) -> dict[str, dict]:  # noqa: ANN001 - Context
     wanted = {
         credit["credit_grant"]
         for line in data["lines"]["data"]
-        for credit in line["explain"].get("credits") or []
+        for credit in line["billing_cli"]["explain"].get("credits") or []
     }
     if not wanted:
         return {}
@@ -98,12 +106,13 @@ def _grants_of(c, data: dict) -> dict[str, dict]:  # noqa: ANN001 - Context
 
 
 def _show(c, inv, *, as_json: bool, explain: bool = False) -> None:  # noqa: ANN001
-    data = _invoice_data(c, inv)
     if as_json:
-        print_json(data)
+        print_json(_invoice_data(c, inv, explain=explain))
         return
     from billing_cli.cli.invoice_render import render_invoice
 
+    # the document shows packages and tiers, which come from each line's computation
+    data = _invoice_data(c, inv, explain=True)
     render_invoice(data, explain=explain, grants=_grants_of(c, data))
 
 
@@ -298,4 +307,13 @@ _transition(api.finalize, "Finalize a draft now: recompute it, number it, status
 _transition(api.pay, "Record an out-of-band payment: open/uncollectible → paid.", "pay")
 _transition(api.void, "Void an open or uncollectible invoice.", "void")
 _transition(api.mark_uncollectible, "Mark an open invoice uncollectible.", "mark-uncollectible")
-_transition(api.delete, "Delete a draft (the next run recreates it).", "delete")
+
+
+@invoice_app.command("delete")
+def invoice_delete(ctx: typer.Context, invoice_id: IdArg, as_json: JsonOption = False) -> None:
+    """Delete a draft (the next run recreates it)."""
+    from billing_cli.cli.output import render_one
+    from billing_cli.present.invoice_json import deleted_dict
+
+    deleted = deleted_dict(api.delete(context(ctx), invoice_id))
+    render_one(deleted, as_json=as_json, title="invoice deleted")

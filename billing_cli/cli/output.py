@@ -163,7 +163,9 @@ def console(stderr: bool = False):  # noqa: ANN201 - rich is imported lazily (st
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    from billing_cli.present.json_text import dumps
+
+    sys.stdout.write(dumps(data, indent=2) + "\n")
 
 
 # -- tables ---------------------------------------------------------------------------------------
@@ -339,8 +341,10 @@ def render_list(
             if count == 0:
                 sys.stdout.flush()
     elif as_nl:
+        from billing_cli.present.json_text import dumps
+
         for count, row in enumerate(paged):
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            sys.stdout.write(dumps(row) + "\n")
             if count == 0:
                 sys.stdout.flush()
     else:
@@ -355,17 +359,19 @@ def render_list(
 
 def _stream_json(paged: _Paged, url: str | None, extra: dict[str, Any]) -> None:
     """Stripe's list object, written one element at a time (a list may hold millions)."""
+    from billing_cli.present.json_text import dumps
+
     write = sys.stdout.write
     write('{\n  "object": "list",\n  "data": [')
     for count, item in enumerate(paged):
-        body = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+        body = dumps(item, indent=2).replace("\n", "\n    ")
         write(("," if count else "") + "\n    " + body)
         if count == 0:
             sys.stdout.flush()
     tail = {"has_more": paged.has_more, "url": url, **extra}
     write("\n  ]" if paged.last is not None else "]")
     for key, value in tail.items():
-        write(f',\n  "{key}": ' + json.dumps(value, indent=2, ensure_ascii=False))
+        write(f',\n  "{key}": ' + dumps(value, indent=2))
     write("\n}\n")
 
 
@@ -394,6 +400,10 @@ def render_one(data: dict, *, as_json: bool, title: str) -> None:
     columns = [Column("field", lambda r: r["field"]), Column("value", lambda r: r["value"])]
     lists = {k: v["data"] for k, v in data.items() if isinstance(v, dict) and "data" in v}
     rows = [{"field": k, "value": _shown(k, v)} for k, v in data.items() if k not in lists]
+    for row in [r for r in rows if r["field"] == "billing_cli"]:  # our own fields, one a row
+        rows.remove(row)
+        rows += [{"field": f"billing_cli.{k}", "value": _shown(k, v)}
+                 for k, v in data["billing_cli"].items()]  # fmt: skip
     print_table(columns, rows, title=title)
     for key, items in lists.items():
         if items:

@@ -11,6 +11,7 @@ from billing_cli.cli import context
 from billing_cli.cli.catalog import IdArg, Metadata
 from billing_cli.cli.output import (
     ID,
+    TIME,
     AllOption,
     Column,
     CsvOption,
@@ -20,17 +21,24 @@ from billing_cli.cli.output import (
     Page,
     StartingAfterOption,
     after,
-    period_column,
     render_list,
     render_one,
-    time_column,
 )
-from billing_cli.clock import parse_time
+from billing_cli.clock import format_time, parse_time
 from billing_cli.present import stripe_json as serialize
 
 subscription_app = typer.Typer(
     no_args_is_help=True, help="Subscriptions: a customer's prices and billing periods."
 )
+
+
+def _start(row: dict) -> str:
+    return format_time(row["billing_cli"]["current_period_start"])
+
+
+def _end(row: dict) -> str:
+    return format_time(row["billing_cli"]["current_period_end"])
+
 
 SUBSCRIPTION_COLUMNS = [
     Column("id", lambda r: r["id"], ID),
@@ -44,9 +52,10 @@ SUBSCRIPTION_COLUMNS = [
         ID,
         csv=lambda r: " ".join(i["price"]["id"] for i in r["items"]["data"]),
     ),
-    period_column("current_period", "current_period_start", "current_period_end"),
-    time_column("current_period_start", "current_period_start", where="csv"),
-    time_column("current_period_end", "current_period_end", where="csv"),
+    # the period is Stripe's on each item, repeated under billing_cli (one for all items)
+    Column("current_period", lambda r: (_start(r), _end(r)), TIME, where="table"),
+    Column("current_period_start", _start, TIME, where="csv"),
+    Column("current_period_end", _end, TIME, where="csv"),
 ]
 
 

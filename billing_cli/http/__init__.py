@@ -1,1 +1,1 @@
-"""The HTTP face: `billing serve`."""
+"""The HTTP face: Stripe's API over the ledger (`billing serve`), Starlette + uvicorn."""

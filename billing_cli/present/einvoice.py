@@ -86,13 +86,18 @@ def _category(percentage: Decimal) -> str:
     return "S" if percentage > 0 else "Z"
 
 
+def _percentage(tax: dict[str, Any]) -> Decimal:
+    return Decimal(tax["billing_cli"]["percentage"])  # the rate's, as when computed
+
+
 def _line_net(line: dict[str, Any]) -> int:
-    return line["amount"] - sum(t["amount"] for t in line["taxes"] if t["inclusive"])
+    inclusive = (t["amount"] for t in line["taxes"] if t["tax_behavior"] == "inclusive")
+    return line["amount"] - sum(inclusive)
 
 
 def _billed_quantity(line: dict[str, Any]) -> Decimal:
-    explain = line.get("explain") or {}
-    if line["type"] == "subscription" and explain.get("transform_quantity"):
+    explain = line["billing_cli"].get("explain") or {}
+    if line["billing_cli"]["type"] == "subscription" and explain.get("transform_quantity"):
         return Decimal(explain["transformed_quantity"])
     return Decimal(line["quantity_decimal"])
 
@@ -107,7 +112,7 @@ def _net_price(net: Decimal, quantity: Decimal) -> Decimal:
 
 
 def _line_rate(line: dict[str, Any]) -> Decimal:
-    return Decimal(line["taxes"][0]["percentage"]) if line["taxes"] else Decimal(0)
+    return _percentage(line["taxes"][0]) if line["taxes"] else Decimal(0)
 
 
 def _credit_allowances(settlement: Any, lines: list[dict[str, Any]], money: Any) -> Decimal:
@@ -221,8 +226,8 @@ def cii_xml(data: dict[str, Any], fmt: str) -> bytes:
         trade_tax.calculated_amount = money(t["amount"])
         trade_tax.type_code = "VAT"
         trade_tax.basis_amount = money(t["taxable_amount"])
-        trade_tax.category_code = _category(Decimal(t["percentage"]))
-        trade_tax.rate_applicable_percent = Decimal(t["percentage"])
+        trade_tax.category_code = _category(_percentage(t))
+        trade_tax.rate_applicable_percent = _percentage(t)
         settlement.trade_tax.add(trade_tax)
     if not taxes:
         trade_tax = ApplicableTradeTax()

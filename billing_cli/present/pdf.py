@@ -82,22 +82,27 @@ def buyer_lines(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _explain(line: dict[str, Any]) -> dict[str, Any]:
+    return line["billing_cli"].get("explain") or {}
+
+
 def _quantity(line: dict[str, Any]) -> str:
-    explain = line.get("explain") or {}
+    explain = _explain(line)
     transform = explain.get("transform_quantity")
     text = line["quantity_decimal"]
-    if transform and line["type"] == "subscription":
+    if transform and line["billing_cli"]["type"] == "subscription":
         text += f"\n= {explain['transformed_quantity']} × {transform['divide_by']}"
     return text
 
 
 def _unit(line: dict[str, Any], currency: str) -> str:
-    unit = line.get("unit_amount_decimal")
+    unit = (line.get("pricing") or {}).get("unit_amount_decimal")
     if unit is None:
-        return "tiered" if (line.get("explain") or {}).get("tiers_mode") else ""
-    per = (line.get("explain") or {}).get("transform_quantity")
+        return "tiered" if _explain(line).get("tiers_mode") else ""
+    per = _explain(line).get("transform_quantity")
     text = format_unit_amount(Decimal(unit), currency)
-    return f"{text}\nper {per['divide_by']}" if per and line["type"] == "subscription" else text
+    subscription = line["billing_cli"]["type"] == "subscription"
+    return f"{text}\nper {per['divide_by']}" if per and subscription else text
 
 
 class _Document:
@@ -131,7 +136,8 @@ class _Document:
 
 
 def invoice_pdf(data: dict[str, Any]) -> bytes:
-    """The PDF bytes of one invoice dict (`present.invoice_json.invoice_dict`)."""
+    """The PDF bytes of one invoice dict, its party fields beside Stripe's
+    (`present.invoice_json.document_view`)."""
     currency = data["currency"]
 
     def money(amount: int) -> str:
@@ -223,8 +229,9 @@ def invoice_pdf(data: dict[str, Any]) -> bytes:
     if prepaid:
         totals.append(("Credits applied (before tax)", money(-prepaid), False))
     for t in data.get("total_taxes") or []:
-        kind = "included in" if t["inclusive"] else "on"
-        label = f"{t['display_name']} {t['percentage']} % {kind} {money(t['taxable_amount'])}"
+        kind = "included in" if t["tax_behavior"] == "inclusive" else "on"
+        rate = t["billing_cli"]
+        label = f"{rate['display_name']} {rate['percentage']} % {kind} {money(t['taxable_amount'])}"
         totals.append((label, money(t["amount"]), False))
     totals.append(("Total", money(data["total"]), True))
     applied = credit_applied(data)

@@ -1,11 +1,16 @@
-"""Domain records → Stripe-shaped dicts, the one shape behind `--json`, tables and CSV.
+"""Domain records → Stripe-shaped dicts, the one shape behind `--json`, tables, CSV and the
+HTTP API (`billing serve`): Stripe's objects as of API version 2026-10-28.
 
 Decimals are emitted as strings (as Stripe does for `*_decimal` fields) so no JSON reader can
-turn a unit price into a float.
+turn a unit price into a float; where Stripe has a JSON number that may hold a fraction (a
+meter event summary's `aggregated_value`) the dict holds the exact `Decimal` and
+`present.json_text` writes it as an exact number. Fields Stripe does not have are kept under
+one key, `billing_cli`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 from typing import Any
 
@@ -48,6 +53,9 @@ def meter_dict(m: Meter) -> dict:
         "event_time_window": m.event_time_window,
         "livemode": False,
         "status": m.status,
+        # the ledger keeps the last change, which is the deactivation while a meter is inactive
+        # (unless it was renamed since)
+        "status_transitions": {"deactivated_at": m.updated if m.status == "inactive" else None},
         "updated": m.updated,
         "value_settings": {"event_payload_key": m.value_key},
     }
@@ -59,12 +67,22 @@ def product_dict(p: Product) -> dict:
         "object": "product",
         "active": p.active,
         "created": p.created,
+        "default_price": None,
         "description": p.description,
+        "images": [],
         "livemode": False,
+        "marketing_features": [],
         "metadata": p.metadata,
         "name": p.name,
+        "package_dimensions": None,
+        "shippable": None,
+        "statement_descriptor": None,
+        "tax_code": None,
+        "tax_details": None,
         "type": "service",
         "unit_label": p.unit_label,
+        "updated": p.created,  # products are not edited in the ledger
+        "url": None,
     }
 
 
@@ -89,6 +107,7 @@ def price_dict(p: Price) -> dict:
         "billing_scheme": p.billing_scheme,
         "created": p.created,
         "currency": p.currency,
+        "custom_unit_amount": None,
         "livemode": False,
         "lookup_key": p.lookup_key,
         "metadata": p.metadata,
@@ -98,8 +117,10 @@ def price_dict(p: Price) -> dict:
             "interval": p.interval,
             "interval_count": p.interval_count,
             "meter": p.meter,
+            "trial_period_days": None,
             "usage_type": p.usage_type,
         },
+        "tax_behavior": "unspecified",
         "tiers": [tier_dict(t) for t in p.tiers] if p.billing_scheme == "tiered" else None,
         "tiers_mode": p.tiers_mode,
         "transform_quantity": transform,
@@ -113,22 +134,41 @@ def customer_dict(c: Customer) -> dict:
     return {
         "id": c.id,
         "object": "customer",
+        "address": address_data(c.address),
         "balance": c.balance,
+        "business_name": None,
         "created": c.created,
         "currency": c.currency,
+        "customer_account": None,
+        "default_source": None,
+        "delinquent": False,
+        "description": None,
+        "discount": None,
         "email": c.email,
+        "individual_name": None,
         "invoice_prefix": c.invoice_prefix,
+        "invoice_settings": {
+            "custom_fields": None,
+            "default_payment_method": None,
+            "footer": None,
+            "rendering_options": None,
+        },
         "livemode": False,
         "metadata": c.metadata,
         "name": c.name,
         "next_invoice_sequence": c.next_invoice_sequence,
-        "address": address_data(c.address),
+        "phone": None,
+        "preferred_locales": [],
+        "shipping": None,
+        "tax_exempt": "none",
         "tax_ids": {
             "object": "list",
             "data": [{"object": "tax_id", "type": t.type, "value": t.value} for t in c.tax_ids],
             "has_more": False,
+            "url": f"/v1/customers/{c.id}/tax_ids",
         },
-        "buyer_reference": c.buyer_reference,
+        "test_clock": None,
+        "billing_cli": {"buyer_reference": c.buyer_reference},  # for e-invoices
     }
 
 
@@ -152,54 +192,102 @@ def account_dict(a: Account) -> dict:
 
 
 def subscription_dict(s: Subscription, prices: dict[str, Price], now: int) -> dict:
+    """Stripe's subscription; its period lives on the items (Stripe since 2025), and is
+    repeated under `billing_cli` since all items of a subscription share one (SPEC 1.4)."""
     start, end = schedule.current_period(s, now)
-    items = [
+    items: list[dict[str, Any]] = [
         {
             "id": i.id,
             "object": "subscription_item",
+            "billed_until": None,
+            "billing_thresholds": None,
             "created": i.created,
             "current_period_end": end,
             "current_period_start": start,
+            "current_trial": None,
+            "discounts": [],
+            "metadata": {},
             "price": price_dict(prices[i.price]),
             "quantity": i.quantity,
             "subscription": s.id,
+            "tax_rates": [],
         }
         for i in s.items
     ]
+    status = schedule.effective_status(s, now)
     return {
         "id": s.id,
         "object": "subscription",
+        "application": None,
+        "application_fee_percent": None,
+        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
         "billing_cycle_anchor": s.billing_cycle_anchor,
-        "cancel_at_period_end": s.cancel_at_period_end,
-        "canceled_at": s.canceled_at,
-        "created": s.created,
-        "currency": s.currency,
-        "current_period_end": end,
-        "current_period_start": start,
-        "customer": s.customer,
+        "billing_cycle_anchor_config": None,
+        "billing_mode": {"type": "flexible"},  # metered items bill in arrears (SPEC 4.2)
+        "billing_schedules": [],
+        "billing_thresholds": None,
         # Stripe: a scheduled end shows as `cancel_at`; `ended_at` stays null until it passes.
         "cancel_at": s.ended_at if s.cancel_at_period_end else None,
+        "cancel_at_period_end": s.cancel_at_period_end,
+        "canceled_at": s.canceled_at,
+        "cancellation_details": {
+            "comment": None,
+            "feedback": None,
+            "reason": "cancellation_requested" if s.canceled_at is not None else None,
+        },
+        "collection_method": "send_invoice",
+        "created": s.created,
+        "currency": s.currency,
+        "customer": s.customer,
+        "customer_account": None,
+        "days_until_due": None,
+        "default_payment_method": None,
+        "default_source": None,
+        "default_tax_rates": list(s.default_tax_rates),
+        "description": None,
+        "discounts": [],
         "ended_at": s.ended_at if s.ended_at is not None and s.ended_at <= now else None,
+        "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
         "items": {
             "object": "list",
             "data": items,
             "has_more": False,
-            "total_count": len(items),
             "url": f"/v1/subscription_items?subscription={s.id}",
         },
+        "latest_invoice": None,
         "livemode": False,
-        "default_tax_rates": list(s.default_tax_rates),
+        "managed_payments": None,
         "metadata": s.metadata,
+        "next_pending_invoice_item_invoice": None,
+        "on_behalf_of": None,
+        "pause_collection": None,
+        "payment_settings": None,
+        "pending_invoice_item_interval": None,
+        "pending_setup_intent": None,
+        "pending_update": None,
+        "presentment_details": None,
+        "schedule": None,
         "start_date": s.start_date,
-        "status": schedule.effective_status(s, now),
+        "status": status,
+        "status_details": None,
+        "test_clock": None,
+        "transfer_data": None,
         "trial_end": s.trial_end,
+        "trial_settings": None,
         "trial_start": s.start_date if s.trial_end is not None else None,
+        "billing_cli": {"current_period_end": end, "current_period_start": start},
     }
 
 
+def list_object(data: list[dict[str, Any]], *, has_more: bool, url: str | None) -> dict[str, Any]:
+    """Stripe's list envelope; `url` is the list's own path (`/v1/billing/meters`), which the
+    SDKs follow for the next page."""
+    return {"object": "list", "data": data, "has_more": has_more, "url": url}
+
+
 def meter_event_dict(e: StoredEvent) -> dict[str, Any]:
-    """Stripe's billing.meter_event (`created` is when the ledger received it), plus `status`
-    (accepted or late, SPEC 2.6) and `cancelled` (SPEC 2.4)."""
+    """Stripe's billing.meter_event (`created` is when the ledger received it); billing_cli
+    adds whether it was late (SPEC 2.6) and whether it is cancelled (SPEC 2.4)."""
     return {
         "object": "billing.meter_event",
         "created": e.received,
@@ -208,24 +296,42 @@ def meter_event_dict(e: StoredEvent) -> dict[str, Any]:
         "livemode": False,
         "payload": e.payload,
         "timestamp": e.timestamp,
-        "status": e.status,
-        "cancelled": e.cancelled,
+        "billing_cli": {"status": e.status, "cancelled": e.cancelled},
     }
+
+
+def meter_event_adjustment_dict(e: StoredEvent) -> dict[str, Any]:
+    """Stripe's billing.meter_event_adjustment for a cancellation (it has no id in Stripe)."""
+    return {
+        "object": "billing.meter_event_adjustment",
+        "cancel": {"identifier": e.identifier},
+        "event_name": e.event_name,
+        "livemode": False,
+        "status": "complete",
+        "type": "cancel",
+    }
+
+
+def _summary_id(meter: str, customer: str, start: int, end: int) -> str:
+    """Stable across requests, so a summary id works as a pagination cursor."""
+    digest = hashlib.sha256(f"{meter}|{customer}|{start}|{end}".encode()).hexdigest()
+    return f"mtrusg_{digest[:24]}"
 
 
 def meter_event_summary_dict(
     meter: str, customer: str, start: int, end: int, aggregate: Aggregate
 ) -> dict[str, Any]:
-    """Stripe's billing.meter_event_summary for one window; the value as a decimal string."""
+    """Stripe's billing.meter_event_summary for one window. `aggregated_value` is a JSON
+    number, as in Stripe, written exactly (a Decimal here, see present.json_text)."""
     return {
+        "id": _summary_id(meter, customer, start, end),
         "object": "billing.meter_event_summary",
-        "aggregated_value": decimal_str(aggregate.value),
-        "customer": customer,
+        "aggregated_value": aggregate.value,
         "end_time": end,
-        "event_count": aggregate.event_count,
         "livemode": False,
         "meter": meter,
         "start_time": start,
+        "billing_cli": {"customer": customer, "event_count": aggregate.event_count},
     }
 
 

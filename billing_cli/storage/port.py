@@ -56,6 +56,16 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 @dataclass(frozen=True)
+class IdempotencyRecord:
+    """The stored answer to the first request made with an Idempotency-Key (billing serve)."""
+
+    fingerprint: str  # a hash of the request's method, path and parameters
+    status: int
+    body: str
+    created: int
+
+
+@dataclass(frozen=True)
 class BackupCopy:
     """What was written: the copy's size, schema version and row counts (its snapshot)."""
 
@@ -232,6 +242,11 @@ class LedgerStore(Protocol):
     ) -> None: ...
     def copy_invoice_status(self, invoice_id: str, status: str) -> None: ...
     def remove_stale_backup_files(self) -> list[tuple[Path, int]]: ...
+
+    # -- idempotency keys of the HTTP API (api/idempotency.py) ---------------------------------
+    def get_idempotency_key(self, key: str) -> IdempotencyRecord | None: ...
+    def put_idempotency_key(self, key: str, record: IdempotencyRecord) -> None: ...
+    def prune_idempotency_keys(self, *, before: int) -> None: ...
 
 
 def is_postgres(location: str | Path) -> bool:

@@ -30,9 +30,9 @@ def money(amount: int | None, currency: str) -> str:
 
 def unit_price(line: dict[str, Any], currency: str) -> str:
     """As `billing invoice show` prints it: the exact unit price, or "tiered"."""
-    unit = line.get("unit_amount_decimal")
+    unit = (line.get("pricing") or {}).get("unit_amount_decimal")
     if unit is None:
-        return "tiered" if (line.get("explain") or {}).get("tiers_mode") else ""
+        return "tiered" if (line["billing_cli"].get("explain") or {}).get("tiers_mode") else ""
     return format_unit_amount(Decimal(unit), currency)
 
 

@@ -17,6 +17,7 @@ from billing_cli.storage.sqlite.catalog_chain import CatalogChainStore
 from billing_cli.storage.sqlite.connection import translated
 from billing_cli.storage.sqlite.credits import CreditStore
 from billing_cli.storage.sqlite.events import EventStore
+from billing_cli.storage.sqlite.idempotency import IdempotencyStore
 from billing_cli.storage.sqlite.invoices import InvoiceStore
 from billing_cli.storage.sqlite.late_events import LateEventStore
 from billing_cli.storage.sqlite.maintenance import MaintenanceStore
@@ -26,6 +27,7 @@ from billing_cli.storage.sqlite.tax_rates import TaxRateStore
 class Ledger(
     AccountStore,
     TaxRateStore,
+    IdempotencyStore,
     MaintenanceStore,
     LateEventStore,
     CreditStore,

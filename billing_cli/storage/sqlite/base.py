@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from billing_cli.storage.sqlite.connection import connect, translated
+from billing_cli.storage.sqlite.connection import connect, release, translated
 
 
 class LedgerBase:
@@ -24,6 +24,7 @@ class LedgerBase:
 
     def close(self) -> None:
         self.conn.close()
+        release(self.path)
 
     def __enter__(self) -> LedgerBase:
         return self

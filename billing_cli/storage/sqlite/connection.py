@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -150,6 +151,34 @@ def _check_length(path: Path, header: bytes) -> None:
         )
 
 
+# Ledger files this process holds open through SQLite: (device, inode) → open connections.
+# POSIX drops every lock a process holds on a file as soon as the process closes *any*
+# descriptor of that file. Reading a ledger's header with a plain open() while another
+# connection of this process holds SQLite's locks on it would silently drop those locks, and
+# another process could then take the ledger for unused, checkpoint it and delete its WAL under
+# the live connections ("database disk image is malformed"). One process holds several
+# connections at once only in `billing serve`; a file it already holds open was checked when it
+# was first opened, so its header is not read again. Counted before SQLite opens the file, so
+# no connection of this process can hold a lock while a header is being read.
+_HELD: dict[tuple[int, int], int] = {}
+_HELD_LOCK = threading.Lock()
+
+
+def _file_key(path: Path) -> tuple[int, int]:
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
+
+
+def release(path: Path) -> None:
+    """A connection made by `connect` was closed."""
+    with contextlib.suppress(OSError), _HELD_LOCK:
+        key = _file_key(path)
+        if _HELD.get(key, 0) > 1:
+            _HELD[key] -= 1
+        else:
+            _HELD.pop(key, None)
+
+
 def _check_writable(path: Path) -> None:
     """Refuse a write command on a read-only ledger before SQLite opens it (and leaves -wal and
     -shm files beside it), so the refusal changes nothing at all."""
@@ -182,12 +211,18 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
                 pass
             except OSError as exc:
                 raise LedgerError(f"cannot create the ledger {path}: {exc.strerror}") from exc
-        else:
-            if not empty:
+        elif create:
+            _check_writable(path)
+        with _HELD_LOCK:
+            key = _file_key(path)
+            if exists and not empty and not _HELD.get(key):
                 _check_header(path)
-            if create:
-                _check_writable(path)
-        conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms() / 1000)
+            _HELD[key] = _HELD.get(key, 0) + 1
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms() / 1000)
+        except BaseException:
+            release(path)
+            raise
         try:
             _check_identity(conn, path)
             conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
@@ -200,6 +235,7 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
             conn.execute("PRAGMA synchronous = NORMAL")
         except BaseException:
             conn.close()
+            release(path)
             raise
     return conn
 

@@ -366,6 +366,19 @@ MIGRATIONS: list[str] = [
     CATALOG_CHAIN,
     # 10: billing credits (issue 19): grants, the credit chain, lines' and invoices' credits
     CREDITS,
+    # 11: idempotency keys of `billing serve` (api/idempotency.py): the status and body of the
+    # first request made with a key, replayed for 24 hours, then pruned. Not money, so no
+    # trigger: rows are deleted when old.
+    """
+    CREATE TABLE idempotency_keys (
+        key TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        created INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX idempotency_keys_created ON idempotency_keys(created);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

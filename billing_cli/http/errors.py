@@ -1,0 +1,44 @@
+"""Exceptions → Stripe's error responses: the HTTP face's one mapping (DESIGN: one per face).
+
+The status, `type` and `code` come from `present.stripe_errors` (the table the CLI's `--json`
+errors use too). What is added here is HTTP's wording: the api layer names a bad value by its
+CLI option (`--display-name`), so the option is renamed to the endpoint's Stripe parameter
+(`display_name`, `default_aggregation[formula]`) in `param` and in the message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from billing_cli.errors import BillingError
+from billing_cli.http.auth import Unauthorized
+from billing_cli.present.stripe_errors import classify, error_envelope
+
+_FLAG = re.compile(r"(?<![\w'\"-])--([a-z][a-z0-9-]*)")
+
+
+def _param_name(flag: str, aliases: Mapping[str, str]) -> str:
+    return aliases.get(flag, flag.replace("-", "_"))
+
+
+def _public_hint(hint: str | None) -> str:
+    """Hints that read as CLI advice (a command to run, an option to add) stay on the CLI."""
+    if not hint or "`" in hint or "--" in hint or "billing " in hint:
+        return ""
+    return f" ({hint})"
+
+
+def error_response(exc: BaseException, aliases: Mapping[str, str]) -> tuple[int, dict]:
+    """(status, body) for any exception raised while serving a request."""
+    if isinstance(exc, Unauthorized):
+        return 401, {
+            "error": {"type": exc.kind, "code": None, "message": exc.message, "param": None}
+        }
+    status, _, _ = classify(exc)
+    if not isinstance(exc, BillingError):
+        return status, error_envelope(exc)
+    first = _FLAG.search(exc.message)
+    param = exc.param or (_param_name(first[1], aliases) if first else None)
+    message = _FLAG.sub(lambda m: _param_name(m[1], aliases), exc.message)
+    return status, error_envelope(exc, message=message + _public_hint(exc.hint), param=param)

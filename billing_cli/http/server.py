@@ -1,0 +1,100 @@
+"""Running the server: bind, announce, serve with uvicorn, leave cleanly on SIGTERM/SIGINT.
+
+Why uvicorn and Starlette: a maintained ASGI server and toolkit handle HTTP/1.1 framing,
+keep-alive, slow clients and graceful shutdown, which hand-written parsing would get wrong in
+ways only load reveals; Starlette adds routing and nothing we do not use. The socket is bound
+here, before uvicorn starts, so `--port 0` can name the port it got (tests use that) and the
+announcement on stderr is only printed once clients can connect.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from billing_cli.http.auth import ApiKeys, generate_api_key
+from billing_cli.http.endpoint import Server
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    db: str | Path
+    host: str
+    port: int
+    api_keys: tuple[str, ...]
+    frozen_now: datetime | None
+    quiet: bool
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        from billing_cli.errors import InvalidInput
+
+        raise InvalidInput(
+            f"cannot listen on {host}:{port}: {exc.strerror}",
+            hint="choose another --port (0 picks a free one) or stop the other server",
+        ) from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _ignore(signum: int, frame: Any) -> None:
+    """uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal to the
+    handler it found; finding this one, the process ends with exit 0 as a finished server."""
+
+
+def serve(options: ServeOptions, extra_routes: Sequence[Any] = ()) -> int:
+    import uvicorn
+
+    from billing_cli.http.app import create_app
+
+    keys = options.api_keys
+    if not keys:
+        keys = (generate_api_key(),)
+        sys.stderr.write(f"billing serve: no --api-key given; use this one: {keys[0]}\n")
+    server = Server(options.db, ApiKeys(frozenset(keys)), frozen_now=options.frozen_now)
+    app = create_app(server, quiet=options.quiet, extra_routes=extra_routes)
+    sock = _bind(options.host, options.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    if options.host not in LOOPBACK:
+        sys.stderr.write(
+            f"billing serve: warning: listening on {options.host}, not loopback: anyone who can "
+            "reach this port and holds a key can change the ledger\n"
+        )
+    clock = ""
+    if options.frozen_now is not None:
+        clock = f", clock frozen at {options.frozen_now:%Y-%m-%dT%H:%M:%SZ}"
+    sys.stderr.write(
+        f"billing serve: listening on http://{shown}:{port} (ledger {options.db}{clock})\n"
+    )
+    sys.stderr.flush()
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=30,
+        server_header=False,
+        date_header=True,
+    )
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _ignore)
+    uvicorn.Server(config).run(sockets=[sock])
+    sys.stderr.write("billing serve: stopped\n")
+    return 0
