@@ -66,7 +66,7 @@ def november(b: Billing) -> None:
 def run(b: Billing, now: str) -> dict[str, Any]:
     result = b.json("invoice", "run", now=now)
     assert len(result["finalized"]) >= 1, result
-    return b.json("invoice", "show", result["finalized"][-1], now=now)
+    return b.json("invoice", "show", result["finalized"][-1], "--explain", now=now)
 
 
 def balance(b: Billing, now: str) -> int:
@@ -81,7 +81,7 @@ def credits_by_grant(inv: dict[str, Any]) -> list[tuple[str, int]]:
     return [
         (c["credit_grant"], c["amount"])
         for line in inv["lines"]["data"]
-        for c in line["explain"]["credits"]
+        for c in line["billing_cli"]["explain"]["credits"]
     ]
 
 
@@ -174,7 +174,7 @@ def test_licensed_seat_line_is_not_paid(shop: Billing) -> None:
     grant(shop, 10000)
     november(shop)
     inv = run(shop, RUN_DEC)
-    by_price = {line["price"]: line for line in inv["lines"]["data"]}
+    by_price = {line["pricing"]["price_details"]["price"]: line for line in inv["lines"]["data"]}
     assert by_price["price_seat"]["pretax_credit_amounts"] == []
     assert [c["amount"] for c in by_price["price_alpaca"]["pretax_credit_amounts"]] == [4288]
     assert (inv["subtotal"], inv["amount_due"]) == (5288, 1000)
@@ -226,7 +226,9 @@ def test_preview_shows_what_would_apply_and_equals_the_final(shop: Billing) -> N
     subscribe(shop, "price_alpaca")
     g = grant(shop, 1000)
     november(shop)
-    mid = shop.json("invoice", "upcoming", "--customer", "cus_max", now="2026-11-25T00:00:00Z")
+    mid = shop.json(
+        "invoice", "upcoming", "--customer", "cus_max", "--explain", now="2026-11-25T00:00:00Z"
+    )
     assert mid["total"] == 3288 and mid["subtotal"] == 4288
     (credit,) = mid["lines"]["data"][0]["pretax_credit_amounts"]
     assert credit == {
@@ -256,7 +258,9 @@ def test_credits_apply_before_tax(shop: Billing) -> None:
     )  # fmt: skip
     grant(shop, 1000)
     november(shop)
-    preview = shop.json("invoice", "upcoming", "--customer", "cus_max", now="2026-11-30T00:00:00Z")
+    preview = shop.json(
+        "invoice", "upcoming", "--customer", "cus_max", "--explain", now="2026-11-30T00:00:00Z"
+    )
     inv = run(shop, RUN_DEC)
     for doc in (preview, inv):
         (line,) = doc["lines"]["data"]
