@@ -101,11 +101,13 @@ def _parse_timestamp(text: str) -> int | Reject:
 
 _JSON_TYPES = {bool: "a boolean", type(None): "null", list: "an array", dict: "an object"}
 # Keys (JSONL) and columns (CSV) that are not payload: the reserved fields, Stripe's `payload`
-# object, and the output-only fields of a meter event, so `event list --nl` or `--csv` output
+# object, and the output-only fields of a meter event (billing_cli's own under `billing_cli` in
+# JSON, as `status` and `cancelled` columns in CSV), so `event list --nl` or `--csv` output
 # re-imports as it is.
 _LAYOUT = frozenset(
-    {*NOT_PAYLOAD, "payload", "object", "created", "livemode", "status", "cancelled"}
-)
+    {*NOT_PAYLOAD, "payload", "object", "created", "livemode", "billing_cli", "status",
+     "cancelled"}
+)  # fmt: skip
 
 
 def csv_shaper(header: list[str]) -> Callable[[list[str], int], EventInput | Reject]:
