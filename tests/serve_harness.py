@@ -75,7 +75,7 @@ def _drain(stream: Any, lines: list[str], ready: threading.Event) -> None:
 
 @contextlib.contextmanager
 def running_server(
-    db: Path,
+    db: Path | str,
     *,
     now: str | None = None,
     keys: tuple[str, ...] = (KEY,),
@@ -97,7 +97,7 @@ def running_server(
         stderr=subprocess.PIPE,
         text=True,
         env=env or billing_env(),
-        cwd=db.parent,
+        cwd=db.parent if isinstance(db, Path) else None,
     )
     lines: list[str] = []
     ready = threading.Event()

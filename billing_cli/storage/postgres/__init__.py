@@ -24,12 +24,14 @@ from billing_cli.storage.sqlite.account import AccountStore
 from billing_cli.storage.sqlite.catalog import CatalogStore
 from billing_cli.storage.sqlite.catalog_chain import CatalogChainStore
 from billing_cli.storage.sqlite.credits import CreditStore
+from billing_cli.storage.sqlite.idempotency import IdempotencyStore
 from billing_cli.storage.sqlite.invoices import InvoiceStore
 from billing_cli.storage.sqlite.late_events import LateEventStore
 from billing_cli.storage.sqlite.tax_rates import TaxRateStore
 
 
 class PgLedger(
+    IdempotencyStore,
     PgMaintenanceStore,
     TaxRateStore,
     AccountStore,

@@ -9,7 +9,7 @@ a ledger copied between the backends keeps its hash chains. Catalog tables carry
 identity column: the SQLite ledger lists objects created in the same second in insertion
 order (its implicit rowid), and so must this one.
 
-Migration 1 is the state of SQLite schema 4, 2 of SQLite 7, 3 of 8, 4 of 9, 5 of 10; later
+Migration 1 is the state of SQLite schema 4, 2 of SQLite 7, 3 of 8, 4 of 9, 5 of 10, 6 of 11; later
 ones follow SQLite's as features land.
 A migration is never edited once released.
 """
@@ -506,6 +506,17 @@ MIGRATIONS: list[str] = [
         "\n        AND NEW.total_taxes IS NOT DISTINCT FROM OLD.total_taxes"
         "\n        AND NEW.credit_seq IS NOT DISTINCT FROM OLD.credit_seq",
     ),
+    # 6 (SQLite 11): idempotency keys of `billing serve`, pruned after 24 h; not the books
+    """
+    CREATE TABLE idempotency_keys (
+        key TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        status BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        created BIGINT NOT NULL
+    );
+    CREATE INDEX idempotency_keys_created ON idempotency_keys(created);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,15 +1,19 @@
 """Idempotency keys of the HTTP API (api/idempotency.py): one row per key, pruned after 24 h.
 
-Not money: rows are deleted when old, so no trigger or hash chain covers them.
+Not money: rows are deleted when old, so no trigger or hash chain covers them. The SQL is the
+same on both backends (the PostgreSQL ledger mixes this store in too).
 """
 
 from __future__ import annotations
 
+import sqlite3
+
 from billing_cli.storage.port import IdempotencyRecord
-from billing_cli.storage.sqlite.base import LedgerBase
 
 
-class IdempotencyStore(LedgerBase):
+class IdempotencyStore:
+    conn: sqlite3.Connection
+
     def get_idempotency_key(self, key: str) -> IdempotencyRecord | None:
         row = self.conn.execute(
             "SELECT fingerprint, status, body, created FROM idempotency_keys WHERE key = ?",
