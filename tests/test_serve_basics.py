@@ -377,6 +377,11 @@ def test_cli_json_errors_print_the_envelope_on_stdout(tmp_path: Path) -> None:
     )  # fmt: skip
     assert bad.returncode == 4
     assert json.loads(bad.stdout)["error"]["param"] == "aggregation"
+    # two formats asked for: a usage error with no format chosen, so nothing on stdout
+    both = subprocess.run([*run, "meter", "list", "--json", "--csv"], capture_output=True,
+                          text=True, env=billing_env())  # fmt: skip
+    assert (both.returncode, both.stdout) == (2, "")
+    assert both.stderr.startswith("error: --json and --csv cannot be used together")
 
 
 def test_other_commands_do_not_import_the_http_stack() -> None:

@@ -213,7 +213,10 @@ class BillingGroup(TyperGroup):
     ) -> Any:
         extra.pop("standalone_mode", None)
         watched = None
-        if "--json" in (sys.argv[1:] if args is None else args):
+        argv = list(sys.argv[1:] if args is None else args)
+        # the envelope only when JSON is the one format asked for: `--json --csv` is a usage
+        # error with no format chosen, so stdout stays empty
+        if "--json" in argv and not {"--csv", "--nl"} & set(argv):
             watched = sys.stdout = _Watched(sys.stdout)
         try:
             rv = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
