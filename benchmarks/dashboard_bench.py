@@ -1,6 +1,6 @@
 """Dashboard meter page over a month of 1,000,000 events (issue 18 item 6), beside the CLI.
 
-A real server process (uvicorn, the dashboard mounted under /dashboard) answers signed-in GETs
+A real `billing serve` process (the dashboard mounted under /dashboard) answers signed-in GETs
 of the meter page for one customer and for all customers, per day and per hour over November;
 the CLI figure is `billing meter usage --window day --json` for the same customer and month.
 The page reads the hourly roll-ups (one row per customer and hour), never the events.
@@ -15,24 +15,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _setup import PERIOD_END, ROOT, build_ledger, percentiles, run_cli  # noqa: E402
+from _setup import PERIOD_END, PYCACHE, ROOT, build_ledger, percentiles, run_cli  # noqa: E402
 
 NOW = PERIOD_END + 86400  # 2026-12-02: November is complete
 KEY = "sk_test_bench"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:
@@ -49,18 +43,22 @@ def main() -> None:
     built = build_ledger(db, customers=args.customers, events=args.events, import_now=NOW)
     if built:
         print(f"built {db.name}: {args.events:,} events imported in {built:.1f} s")
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": str(PYCACHE)}
     one_total = ""
     server = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "dashboard_server.py"), str(db), str(NOW),
-         str(port), KEY],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env,
+        [sys.executable, "-m", "billing_cli", "--db", str(db), "--now", str(NOW), "serve",
+         "--port", "0", "--api-key", KEY, "--quiet"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True,
     )  # fmt: skip
     try:
         assert server.stderr is not None
-        server.stderr.readline()  # the sign-in URL: the app is built
-        base = f"http://127.0.0.1:{port}"
+        base = ""
+        while not base:
+            line = server.stderr.readline()
+            if not line:
+                raise SystemExit("billing serve did not start")
+            if "listening on " in line:
+                base = line.split("listening on ")[1].split()[0]
         with httpx.Client(base_url=base, timeout=60) as client:
             for _ in range(100):
                 try:
@@ -104,9 +102,10 @@ def main() -> None:
     c50, c90 = percentiles(cli)
     print(f"CLI meter usage --window day, one customer   p50 {c50:6.0f} ms  p90 {c90:6.0f} ms")
     whole = run_cli(db, NOW, *argv[:-2], "--json")  # no --window: the range's total
-    cli_total = json.loads(whole.stdout)["data"][0]["aggregated_value"]
+    # aggregated_value is a JSON number (Stripe's shape): read it exactly, not as a float
+    cli_total = json.loads(whole.stdout, parse_float=Decimal)["data"][0]["aggregated_value"]
     print(f"CLI total for cus_00000: {cli_total} (the page's: {one_total})")
-    if cli_total != one_total:
+    if Decimal(cli_total) != Decimal(one_total):
         raise SystemExit("the meter page's total differs from `billing meter usage`")
 
 

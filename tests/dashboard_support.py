@@ -1,80 +1,41 @@
-"""A real dashboard server process for the dashboard tests, and the ledger it shows.
+"""`billing serve` with its dashboard, for the dashboard tests, and the ledger it shows.
 
-`served(db, now)` starts `tests/dashboard_server.py` (uvicorn serving the dashboard under
-/dashboard, as `billing serve` mounts it) on a free loopback port, waits until it answers,
-and reads the one-time sign-in URL it prints on stderr. `build_shop` makes a ledger with
-everything the pages show: two meters, usage over November, a finalized invoice, an upcoming
-one, late events and hostile customer names.
+`served(db, now)` starts a real `billing serve` process (tests/serve_harness.py: a free
+loopback port, `--now` freezing the clock) and reads the dashboard's one-time sign-in URL from
+what it printed on stderr. `build_shop` makes a ledger with everything the pages show: two
+meters, usage over November, a finalized invoice, an upcoming one, late events and hostile
+customer names.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from tests.serve_harness import running_server
 
-ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "sk_test_dashboard_0123456789"
 SHOP_NOW = "2026-12-02T12:00:00Z"
 HOSTILE_SCRIPT = "<script>window.__pwned = 1</script>"
 HOSTILE_IMG = '"><img src=x onerror="window.__pwned = 2">'
+_LOGIN = re.compile(r"sign in once with (http://\S+/dashboard/login\?token=\S+)")
 
 
 @dataclass(frozen=True)
 class Server:
     base: str  # http://127.0.0.1:PORT
     login_url: str  # the one-time sign-in URL from stderr
-    process: subprocess.Popen
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
 def served(db: Path, now: str = SHOP_NOW) -> Iterator[Server]:
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "dashboard_server.py"), str(db), now, str(port),
-         API_KEY],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline()
-        assert "/dashboard/login?token=" in line, line
-        login_url = line[line.index("http://") :].strip()
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/dashboard/login", timeout=2)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, "the server process died"
-                assert time.monotonic() < deadline, "the server did not answer in 30 s"
-                time.sleep(0.05)
-        yield Server(base, login_url, proc)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+    with running_server(db, now=now, keys=(API_KEY,)) as server:
+        found = _LOGIN.search(server.stderr)
+        assert found is not None, server.stderr
+        yield Server(server.url, found[1])
 
 
 def exact_text(value: float) -> str:

@@ -60,15 +60,23 @@ def _ignore(signum: int, frame: Any) -> None:
 
 def serve(options: ServeOptions, extra_routes: Sequence[Any] = ()) -> int:
     import uvicorn
+    from starlette.routing import Mount
 
+    from billing_cli.api.context import Context
     from billing_cli.http.app import create_app
+    from billing_cli.http.dashboard import create_dashboard, login_url, new_login_token
 
     keys = options.api_keys
     if not keys:
         keys = (generate_api_key(),)
         sys.stderr.write(f"billing serve: no --api-key given; use this one: {keys[0]}\n")
     server = Server(options.db, ApiKeys(frozenset(keys)), frozen_now=options.frozen_now)
-    app = create_app(server, quiet=options.quiet, extra_routes=extra_routes)
+    token = new_login_token()
+    dashboard = create_dashboard(
+        context=lambda: Context(server.db, server.now()), api_keys=keys, one_time_token=token
+    )
+    routes = [*extra_routes, Mount("/dashboard", app=dashboard)]
+    app = create_app(server, quiet=options.quiet, extra_routes=routes)
     sock = _bind(options.host, options.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
@@ -80,8 +88,11 @@ def serve(options: ServeOptions, extra_routes: Sequence[Any] = ()) -> int:
     clock = ""
     if options.frozen_now is not None:
         clock = f", clock frozen at {options.frozen_now:%Y-%m-%dT%H:%M:%SZ}"
-    sys.stderr.write(
-        f"billing serve: listening on http://{shown}:{port} (ledger {options.db}{clock})\n"
+    base = f"http://{shown}:{port}"
+    sys.stderr.write(  # the dashboard first: once "listening" is read, both lines are there
+        f"billing serve: dashboard at {base}/dashboard/ (API key), or sign in once with "
+        f"{login_url(base, token)}\n"
+        f"billing serve: listening on {base} (ledger {options.db}{clock})\n"
     )
     sys.stderr.flush()
     config = uvicorn.Config(
