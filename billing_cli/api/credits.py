@@ -278,6 +278,18 @@ def balance_summary(
     return BalanceSummary(cust.id, credits.balances(states, txns, at=now))
 
 
+def get_transaction(ctx: Context, transaction_id: str) -> Transaction:
+    """One `billing.credit_balance_transaction` by id."""
+    with ctx.ledger(write=False) as led, led.read():
+        found = led.get_credit_transaction(transaction_id)
+    if found is None:
+        raise NotFound(
+            f"no credit balance transaction {transaction_id!r}",
+            hint="`billing credit transactions --customer C` lists them",
+        )
+    return found
+
+
 def list_transactions(
     ctx: Context, *, customer: str, credit_grant: str | None = None
 ) -> list[Transaction]:

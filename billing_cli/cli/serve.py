@@ -37,9 +37,9 @@ def _keys(given: list[str] | None) -> tuple[str, ...]:
 @serve_app.command(
     "serve",
     help="Serve Stripe's HTTP API (meters, meter events, the v2 meter event stream, products, "
-    "prices, customers, subscriptions, invoices) on this ledger, for code that uses Stripe's "
-    "SDKs, and a read-only dashboard for people under /dashboard (sign in with an API key or "
-    "the one-time link printed at start); until SIGTERM or Ctrl-C.",
+    "prices, customers, subscriptions, invoices, credit grants) on this ledger, for code that "
+    "uses Stripe's SDKs, and a read-only dashboard for people under /dashboard (sign in with "
+    "an API key or the one-time link printed at start); until SIGTERM or Ctrl-C.",
 )
 def serve(
     ctx: typer.Context,

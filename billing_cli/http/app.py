@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from billing_cli.http import (
     catalog_routes,
+    credit_routes,
     event_routes,
     invoice_routes,
     meter_routes,
@@ -35,6 +36,7 @@ ROUTES: tuple[tuple[str, str, Spec], ...] = (
     *catalog_routes.ROUTES,
     *subscription_routes.ROUTES,
     *invoice_routes.ROUTES,
+    *credit_routes.ROUTES,
 )
 
 

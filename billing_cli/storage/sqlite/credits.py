@@ -169,6 +169,13 @@ class CreditStore:
         )
         return [_transaction(r) for r in rows]
 
+    def get_credit_transaction(self, transaction_id: str) -> Transaction | None:
+        row = self.conn.execute(
+            f"SELECT {_TRANSACTION_COLUMNS} FROM credit_balance_transactions WHERE id = ?",
+            (transaction_id,),
+        ).fetchone()
+        return None if row is None else _transaction(row)
+
     def credit_chain(self) -> list[CreditChainEntry]:
         """Every transaction with its hashes, in chain order (what `ledger check` walks)."""
         rows = self.conn.execute(
