@@ -158,8 +158,9 @@ GROUP_HELP: dict[str, str] = {
     "export": "Export the ledger for other tools.",
     "demo": "Run the Alpaca AI example end to end (sample_data/): 19 % VAT, PDF, journal.",
     "serve": "Serve Stripe's HTTP API (meters, meter events, the v2 meter event stream, "
-    "products, prices, customers, subscriptions, invoices) on this ledger, for code that uses "
-    "Stripe's SDKs; until SIGTERM or Ctrl-C.",
+    "products, prices, customers, subscriptions, invoices, credit grants) on this ledger, for "
+    "code that uses Stripe's SDKs, and a read-only dashboard for people under /dashboard (sign "
+    "in with an API key or the one-time link printed at start); until SIGTERM or Ctrl-C.",
 }
 
 
