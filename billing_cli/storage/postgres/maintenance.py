@@ -12,14 +12,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from billing_cli.errors import LedgerError
 from billing_cli.storage.port import BackupCopy
+from billing_cli.storage.postgres.connection import translate
 from billing_cli.storage.sqlite.maintenance import ROWID_ORDERED, MaintenanceStore
 
 
 class PgMaintenanceStore(MaintenanceStore):
     conn: Any
     name: str
+    uri: str
 
     def table_rows(self, table: str, columns: list[str]) -> Iterator[tuple[object, ...]]:
         """As the shared store's, streamed through a server-side cursor (a million events
@@ -36,9 +40,14 @@ class PgMaintenanceStore(MaintenanceStore):
         return []
 
     def schema_problems(self) -> list[str]:
-        """Not compared yet on PostgreSQL (SQLite's check reads `sqlite_master`); the
-        triggers' refusals are tested, a dropped trigger is not detected here."""
-        return []
+        """Tables, indexes, triggers, functions, views, rules and policies against what the
+        migrations build (schema_check.py): a trigger dropped or disabled is named."""
+        from billing_cli.storage.postgres.schema_check import schema_problems
+
+        try:
+            return schema_problems(self.conn, self.uri)
+        except psycopg.Error as exc:
+            raise translate(exc, self.uri) from exc
 
     def foreign_key_problems(self) -> list[str]:
         """None to report: PostgreSQL enforces every foreign key on every write."""
@@ -52,5 +61,5 @@ class PgMaintenanceStore(MaintenanceStore):
         raise LedgerError(
             f"the ledger {self.name} is a PostgreSQL database: back it up with pg_dump",
             hint=f"pg_dump --format=custom --file={target} 'URI' (pg_restore restores it), or "
-            f"`billing --db URI ledger copy URI {target}` for an SQLite copy",
+            f"`billing ledger copy 'URI' {target}` for an SQLite copy",
         )
