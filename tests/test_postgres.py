@@ -134,3 +134,28 @@ def test_concurrent_importers_count_each_event_once(postgres_db: str, tmp_path: 
     assert sum(Decimal(w["aggregated_value"]) for w in usage["data"]) == sum(
         i % 7 + 1 for i in range(7000)
     )
+
+
+def test_ledger_query_on_postgres_points_to_what_works(postgres_db: str, tmp_path: Path) -> None:
+    """`ledger query` reads SQLite ledgers only: on PostgreSQL it says so and suggests psql or
+    a copy into an SQLite file (not `ledger backup`, which refuses a PostgreSQL ledger), and
+    the copy it suggests answers the query."""
+    billing = build_alpaca(Billing(postgres_db))
+    result = billing("ledger", "query", "SELECT id FROM meters")
+    line = assert_error(result, 4, "SQLite ledgers only", "PostgreSQL")
+    hint = result.stderr.splitlines()[1]
+    assert "ledger backup" not in line + hint and "ledger copy" in hint and "psql" in hint
+    copy = tmp_path / "ledger.db"
+    json_of(billing("ledger", "copy", postgres_db, str(copy), "--json", db=None))
+    rows = json_of(billing("ledger", "query", "SELECT id FROM meters", "--json", db=copy))
+    assert rows == [{"id": "mtr_tokens"}]
+
+
+def test_ledger_backup_on_postgres_names_commands_that_work(
+    postgres_db: str, tmp_path: Path
+) -> None:
+    billing = build_alpaca(Billing(postgres_db))
+    result = billing("ledger", "backup", str(tmp_path / "b.db"))
+    assert_error(result, 6, "pg_dump")
+    hint = result.stderr.splitlines()[1]
+    assert "billing ledger copy 'URI'" in hint and "--db URI" not in hint

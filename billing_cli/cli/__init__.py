@@ -255,7 +255,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     help="Local-first usage-based billing: meters, events, prices, subscriptions, invoices "
-    "in one SQLite ledger (Stripe Billing semantics).",
+    "in one ledger: an SQLite file or a PostgreSQL database (Stripe Billing semantics).",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

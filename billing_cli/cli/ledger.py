@@ -1,4 +1,4 @@
-"""`billing ledger …`: integrity check and consistent backups of the ledger file."""
+"""`billing ledger …`: integrity check, backups, SQL reports and copies of the ledger."""
 
 from __future__ import annotations
 
@@ -65,7 +65,8 @@ def ledger_query(
     """Run a read-only SQL query on the ledger (docs/ledger.md describes the tables).
 
     The file is opened read-only: statements that would write are refused (exit 4).
-    SQLite ledgers only.
+    SQLite ledgers only: query a PostgreSQL ledger with psql (a read-only role), or
+    `ledger copy` it into an SQLite file and query that.
     """
     from billing_cli.api import reports
 
@@ -81,7 +82,8 @@ def ledger_export(
     as_csv: CsvOption = False,
     nl: NlOption = False,
 ) -> None:
-    """Every row of one ledger table, in the order it was written (read-only; SQLite only)."""
+    """Every row of one ledger table, in the order it was written (read-only; SQLite only:
+    `ledger copy` a PostgreSQL ledger into an SQLite file first)."""
     from billing_cli.api import reports
 
     with reports.export(context(ctx), table) as report:
@@ -127,7 +129,7 @@ def ledger_check(
     schema with billing's own; recompute every finalized invoice from events and prices and its
     billing credits from the grants; check numbering, balances and references. Exit 0 when
     everything holds, 6 otherwise (the first row that does not match is named). --print-head /
-    --expect-head HEAD anchor the ledger outside the file, which reveals rows cut off the end or
+    --expect-head HEAD anchor the ledger outside itself, which reveals rows cut off the end or
     appended behind billing's back."""
     from billing_cli.api.ledger_check import check_ledger
     from billing_cli.errors import LedgerError
@@ -185,7 +187,8 @@ def ledger_backup(
     as_json: JsonOption = False,
 ) -> None:
     """Write a consistent copy of the ledger (SQLite online backup), safe while other billing
-    commands write. An existing non-empty PATH is never overwritten (exit 5)."""
+    commands write. An existing non-empty PATH is never overwritten (exit 5). A PostgreSQL
+    ledger is backed up with pg_dump (this command says how), or `ledger copy` to a file."""
     from billing_cli.api.ledger import backup_ledger
 
     c = context(ctx)

@@ -289,8 +289,11 @@ def open_reports(location: str | Path) -> Iterator[ReportSource]:
     """SQL reports are an SQLite feature: the file is opened read-only through sqlite-utils."""
     if is_postgres(location):
         raise InvalidInput(
-            "ledger query and ledger export read SQLite ledgers only",
-            hint="query PostgreSQL with psql, read-only, or export with `billing ledger backup`",
+            "ledger query and ledger export read SQLite ledgers only, and this ledger is a"
+            " PostgreSQL database",
+            hint="query it with psql as a read-only role, or copy it into an SQLite file and"
+            " query that: billing ledger copy 'URI' ledger.db && billing --db ledger.db ledger"
+            " query '…'",
         )
     from billing_cli.storage.sqlite.reports import Reports
 
