@@ -94,6 +94,18 @@ def test_wrong_or_missing_key_is_401_in_stripes_envelope(server, client) -> None
         assert response.headers["request-id"].startswith("req_")
 
 
+def test_basic_auth_with_the_key_as_user_name_as_stripes_curl_examples(server) -> None:
+    """`curl -u sk_test_…: URL` (every curl example in Stripe's reference) sends the key as
+    the HTTP Basic user name with an empty password; before, that was a 401."""
+    url = f"{server.url}/v1/billing/meters"
+    assert httpx.get(url, auth=(KEY, "")).status_code == 200
+    assert httpx.get(url, auth=(KEY, "ignored")).status_code == 200
+    for auth in (("sk_test_wrong_key_0000", ""), ("", KEY)):
+        response = httpx.get(url, auth=auth)
+        assert response.status_code == 401
+        assert response.json()["error"]["type"] == "invalid_request_error"
+
+
 def test_every_response_carries_a_request_id(server) -> None:
     auth = {"Authorization": f"Bearer {KEY}"}
     seen = set()
@@ -400,3 +412,25 @@ def test_other_commands_do_not_import_the_http_stack() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=billing_env()
     )
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stderr
+
+
+def test_without_the_serve_extra_one_line_says_what_to_install(tmp_path: Path) -> None:
+    """`pip install .` brings no HTTP stack: `billing serve` named the missing extra's packages
+    instead of failing as an internal error ("this is a bug", exit 1)."""
+    code = (
+        "import sys\n"
+        "sys.modules['starlette'] = sys.modules['uvicorn'] = None  # not installed\n"
+        "from billing_cli.cli import main\n"
+        f"sys.argv = ['billing', '--db', {str(tmp_path / 'b.db')!r}, 'serve', '--port', '0']\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=billing_env()
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[0] == (
+        "error: billing serve needs the serve extra (starlette, uvicorn not installed)"
+    )
+    assert "pip install 'billing-cli[serve]'" in result.stderr
+    assert "Traceback" not in result.stderr and "bug" not in result.stderr
+    assert not (tmp_path / "b.db").exists()

@@ -34,6 +34,29 @@ def _keys(given: list[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(keys))
 
 
+def _require_http_stack() -> None:
+    """The HTTP stack is the optional `serve` extra: without it, say which package is missing
+    and how to install it (one error line, exit 2), rather than fail as an internal error."""
+    from billing_cli.errors import UsageError
+
+    needed = {"starlette": ("starlette",), "uvicorn": ("uvicorn",), "jinja2": ("jinja2",),
+              "python-multipart": ("python_multipart", "multipart")}  # fmt: skip
+    missing = [name for name, modules in needed.items() if not any(map(_importable, modules))]
+    if missing:
+        raise UsageError(
+            f"billing serve needs the serve extra ({', '.join(missing)} not installed)",
+            hint="pip install 'billing-cli[serve]'",
+        )
+
+
+def _importable(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
 @serve_app.command(
     "serve",
     help="Serve Stripe's HTTP API (meters, meter events, the v2 meter event stream, products, "
@@ -60,6 +83,7 @@ def serve(
     quiet: Annotated[bool, typer.Option("--quiet", help="No access log on stderr.")] = False,
 ) -> None:
     """`billing serve`: bind, announce the URL (and a generated key), serve until a signal."""
+    _require_http_stack()
     from billing_cli.api import ledger as ledger_api
     from billing_cli.http.server import ServeOptions
     from billing_cli.http.server import serve as run

@@ -1,14 +1,17 @@
 """Who may call the server: secret API keys, and the short-lived meter event session tokens.
 
-Stripe authenticates `Authorization: Bearer sk_…` on every endpoint except the v2 meter event
-stream, which takes the token of a meter event session instead (valid 15 minutes): a process
-that only sends usage never holds the secret key. Tokens live in this process's memory, as
+Stripe authenticates `Authorization: Bearer sk_…` (or HTTP Basic with the key as the user
+name) on every endpoint except the v2 meter event stream, which takes the token of a meter
+event session instead (valid 15 minutes): a process that only sends usage never holds the
+secret key. Tokens live in this process's memory, as
 Stripe's are short-lived; a restarted server asks clients for a new session, which the SDK
 reports as `TemporarySessionExpiredError`.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import secrets
 import threading
@@ -46,6 +49,19 @@ def bearer(header: str | None) -> str | None:
     return value.strip()
 
 
+def api_key_of(header: str | None) -> str | None:
+    """The secret key of a request: `Bearer KEY`, or HTTP Basic with the key as the user name
+    and no password, which is how Stripe's curl examples send it (`curl -u sk_test_…:`)."""
+    scheme, _, value = (header or "").partition(" ")
+    if scheme.lower() != "basic":
+        return bearer(header)
+    try:
+        user, _, _ = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return user or None
+
+
 def _masked(key: str) -> str:
     return f"{key[:8]}{'*' * 4}{key[-4:]}" if len(key) > 12 else "****"
 
@@ -55,7 +71,7 @@ class ApiKeys:
         self._keys = tuple(k.encode() for k in keys)
 
     def check(self, header: str | None) -> None:
-        token = bearer(header)
+        token = api_key_of(header)
         if token is None:
             raise Unauthorized(
                 "You did not provide an API key. Provide it in the Authorization header, "
