@@ -251,14 +251,18 @@ def retrieve_customer(call: Call) -> Action:
 
 
 ROUTES: tuple[tuple[str, str, Spec], ...] = (
-    ("POST", "/v1/products", Spec(create_product)),
-    ("GET", "/v1/products", Spec(list_products)),
-    ("GET", "/v1/products/{id}", Spec(retrieve_product)),
-    ("POST", "/v1/prices", Spec(create_price, aliases=PRICE_ALIASES)),
-    ("GET", "/v1/prices", Spec(list_prices)),
-    ("GET", "/v1/prices/{id}", Spec(retrieve_price)),
-    ("POST", "/v1/customers", Spec(create_customer, aliases={"invoice-prefix": "invoice_prefix"})),
-    ("GET", "/v1/customers", Spec(list_customers)),
-    ("GET", "/v1/customers/{id}", Spec(retrieve_customer)),
-    ("POST", "/v1/customers/{id}", Spec(update_customer)),
+    ("POST", "/v1/products", Spec(create_product, kind="product")),
+    ("GET", "/v1/products", Spec(list_products, kind="product", listed=True)),
+    ("GET", "/v1/products/{id}", Spec(retrieve_product, kind="product")),
+    ("POST", "/v1/prices", Spec(create_price, aliases=PRICE_ALIASES, kind="price")),
+    ("GET", "/v1/prices", Spec(list_prices, kind="price", listed=True)),
+    ("GET", "/v1/prices/{id}", Spec(retrieve_price, kind="price")),
+    (
+        "POST",
+        "/v1/customers",
+        Spec(create_customer, aliases={"invoice-prefix": "invoice_prefix"}, kind="customer"),
+    ),
+    ("GET", "/v1/customers", Spec(list_customers, kind="customer", listed=True)),
+    ("GET", "/v1/customers/{id}", Spec(retrieve_customer, kind="customer")),
+    ("POST", "/v1/customers/{id}", Spec(update_customer, kind="customer")),
 )

@@ -24,6 +24,9 @@ from billing_cli.present.credits_json import (
     credit_grant_dict,
 )
 
+GRANT, SUMMARY = "billing.credit_grant", "billing.credit_balance_summary"
+TXN = "billing.credit_balance_transaction"
+
 
 def _time(p: Params, key: str) -> datetime | None:
     value = p.integer(key, minimum=0)
@@ -163,12 +166,12 @@ def transaction(call: Call) -> Action:
 
 
 ROUTES: tuple[tuple[str, str, Spec], ...] = (
-    ("POST", "/v1/billing/credit_grants", Spec(create)),
-    ("GET", "/v1/billing/credit_grants", Spec(list_all)),
-    ("GET", "/v1/billing/credit_grants/{id}", Spec(retrieve)),
-    ("POST", "/v1/billing/credit_grants/{id}/expire", Spec(expire)),
-    ("POST", "/v1/billing/credit_grants/{id}/void", Spec(void)),
-    ("GET", "/v1/billing/credit_balance_summary", Spec(balance_summary)),
-    ("GET", "/v1/billing/credit_balance_transactions", Spec(transactions)),
-    ("GET", "/v1/billing/credit_balance_transactions/{id}", Spec(transaction)),
+    ("POST", "/v1/billing/credit_grants", Spec(create, kind=GRANT)),
+    ("GET", "/v1/billing/credit_grants", Spec(list_all, kind=GRANT, listed=True)),
+    ("GET", "/v1/billing/credit_grants/{id}", Spec(retrieve, kind=GRANT)),
+    ("POST", "/v1/billing/credit_grants/{id}/expire", Spec(expire, kind=GRANT)),
+    ("POST", "/v1/billing/credit_grants/{id}/void", Spec(void, kind=GRANT)),
+    ("GET", "/v1/billing/credit_balance_summary", Spec(balance_summary, kind=SUMMARY)),
+    ("GET", "/v1/billing/credit_balance_transactions", Spec(transactions, kind=TXN, listed=True)),
+    ("GET", "/v1/billing/credit_balance_transactions/{id}", Spec(transaction, kind=TXN)),
 )

@@ -33,6 +33,7 @@ from billing_cli.clock import to_unix
 from billing_cli.errors import BillingError, InvalidInput, LedgerError
 from billing_cli.http.auth import ApiKeys, Sessions
 from billing_cli.http.errors import error_response
+from billing_cli.http.expand import Expansion, read_expansion
 from billing_cli.http.forms import Params, param_error, parse_form
 from billing_cli.present.json_text import dumps
 
@@ -45,13 +46,14 @@ Action = Callable[[Context], Reply]
 
 @dataclass(frozen=True)
 class Call:
-    """What a handler sees: the parameters, the path (ids in it, the list's own URL) and the
-    server's shared state (meter event sessions)."""
+    """What a handler sees: the parameters, the path (ids in it, the list's own URL), the
+    server's shared state (meter event sessions) and the checked `expand[]`."""
 
     params: Params
     path_params: Mapping[str, str]
     path: str
     server: Server
+    expand: Expansion
 
     def path_param(self, name: str) -> str:
         return self.path_params[name]
@@ -66,6 +68,8 @@ class Spec:
     json_body: bool = False  # v2: a JSON body; v1: form-encoded (query string for GET/DELETE)
     session_auth: bool = False  # the v2 meter event stream takes a session token
     aliases: Mapping[str, str] = field(default_factory=dict)  # CLI option → Stripe parameter
+    kind: str | None = None  # the object answered (`expand.SCHEMA`); None: nothing expands
+    listed: bool = False  # answers a list of `kind` (`expand[]=data.customer`)
 
 
 @dataclass
@@ -185,6 +189,19 @@ def _execute(
         )
 
 
+def _expanding(action: Action, expansion: Expansion) -> Action:
+    """The action, then its answer's ids on `expand[]` paths replaced by their objects (read
+    in the same transaction, so the objects are as the change left them)."""
+    if not expansion.paths:
+        return action
+
+    def expanded(ctx: Context) -> Reply:
+        status, data = action(ctx)
+        return status, expansion.apply(ctx, data)
+
+    return expanded
+
+
 def _log_failure(exc: BaseException) -> None:
     """The operator sees bugs and ledger failures on stderr (the client sees the envelope);
     the traceback with BILLING_DEBUG=1, as on the CLI."""
@@ -209,8 +226,10 @@ def endpoint(spec: Spec) -> Callable[[Request], Any]:
                 server.keys.check(request.headers.get("authorization"))
             key = _idempotency_key(request)
             tree = await _params(request, spec.json_body)
-            call = Call(Params(tree), request.path_params, request.url.path, server)
-            action = spec.handler(call)
+            params = Params(tree)
+            expansion = read_expansion(params, spec.kind, listed=spec.listed)
+            call = Call(params, request.path_params, request.url.path, server, expansion)
+            action = _expanding(spec.handler(call), expansion)
             call.params.done()
             fingerprint = _fingerprint(request, tree) if key is not None else ""
             write = request.method != "GET"

@@ -14,14 +14,14 @@ from billing_cli.http.forms import param_error
 from billing_cli.http.lists import listing, page_request
 from billing_cli.present.invoice_json import deleted_dict, invoice_dict, line_dict
 
+INVOICE = "invoice"
 STATUSES = ("draft", "open", "paid", "uncollectible", "void")
 
 
-def _explain(call: Call) -> bool:
+def _explain(call: Call, prefix: str = "") -> bool:
     """billing_cli's per-line computation, only when asked for (`expand[]=lines.data.explain`,
-    the way Stripe's clients ask for more of an object)."""
-    expand = call.params.array("expand")
-    return any(e in ("explain", "lines.data.explain") for e in expand)
+    the way Stripe's clients ask for more of an object; `data.…` on a list)."""
+    return any(call.expand.wants(prefix + e) for e in ("explain", "lines.data.explain"))
 
 
 def _invoice(ctx: Context, inv: Any, *, explain: bool = False) -> dict[str, Any]:
@@ -48,6 +48,7 @@ def list_all(call: Call) -> Action:
     status = p.choice("status", STATUSES)
     subscription = p.text("subscription")
     page = page_request(p)
+    explain = _explain(call, "data.")
 
     def act(ctx: Context) -> Reply:
         found = [
@@ -61,7 +62,9 @@ def list_all(call: Call) -> Action:
             call.path,
             found,
             page,
-            lambda inv: invoice_dict(inv, customers.get(inv.customer), products=products),
+            lambda inv: invoice_dict(
+                inv, customers.get(inv.customer), products=products, explain=explain
+            ),
         )
 
     return act
@@ -76,11 +79,12 @@ def retrieve(call: Call) -> Action:
 def lines(call: Call) -> Action:
     invoice_id = call.path_param("id")
     page = page_request(call.params)
+    explain = call.expand.wants("data.explain")
 
     def act(ctx: Context) -> Reply:
         inv = invoices.get_invoice(ctx, invoice_id)
         products = products_by_price(ctx)
-        rendered = [line_dict(line, inv, products=products) for line in inv.lines]
+        rendered = [line_dict(line, inv, products=products, explain=explain) for line in inv.lines]
         return 200, listing(call.path, rendered, page, lambda d: d, key=lambda d: d["id"])
 
     return act
@@ -119,17 +123,17 @@ def delete(call: Call) -> Action:
 
 
 ROUTES: tuple[tuple[str, str, Spec], ...] = (
-    ("POST", "/v1/invoices/create_preview", Spec(create_preview)),
-    ("GET", "/v1/invoices", Spec(list_all)),
-    ("GET", "/v1/invoices/{id}", Spec(retrieve)),
-    ("GET", "/v1/invoices/{id}/lines", Spec(lines)),
-    ("POST", "/v1/invoices/{id}/finalize", Spec(finalize)),
-    ("POST", "/v1/invoices/{id}/pay", Spec(pay)),
-    ("POST", "/v1/invoices/{id}/void", Spec(_transition(invoices.void))),
+    ("POST", "/v1/invoices/create_preview", Spec(create_preview, kind=INVOICE)),
+    ("GET", "/v1/invoices", Spec(list_all, kind=INVOICE, listed=True)),
+    ("GET", "/v1/invoices/{id}", Spec(retrieve, kind=INVOICE)),
+    ("GET", "/v1/invoices/{id}/lines", Spec(lines, kind="line_item", listed=True)),
+    ("POST", "/v1/invoices/{id}/finalize", Spec(finalize, kind=INVOICE)),
+    ("POST", "/v1/invoices/{id}/pay", Spec(pay, kind=INVOICE)),
+    ("POST", "/v1/invoices/{id}/void", Spec(_transition(invoices.void), kind=INVOICE)),
     (
         "POST",
         "/v1/invoices/{id}/mark_uncollectible",
-        Spec(_transition(invoices.mark_uncollectible)),
+        Spec(_transition(invoices.mark_uncollectible), kind=INVOICE),
     ),
     ("DELETE", "/v1/invoices/{id}", Spec(delete)),
 )

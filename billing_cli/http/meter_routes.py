@@ -11,6 +11,7 @@ from billing_cli.http.forms import Params, param_error
 from billing_cli.http.lists import listing, page_request
 from billing_cli.present.stripe_json import meter_dict, meter_event_summary_dict
 
+METER = "billing.meter"
 ALIASES = {
     "display-name": "display_name",
     "event-name": "event_name",
@@ -125,11 +126,15 @@ def event_summaries(call: Call) -> Action:
 
 
 ROUTES: tuple[tuple[str, str, Spec], ...] = (
-    ("POST", "/v1/billing/meters", Spec(create, aliases=ALIASES)),
-    ("GET", "/v1/billing/meters", Spec(list_all)),
-    ("GET", "/v1/billing/meters/{id}", Spec(retrieve)),
-    ("POST", "/v1/billing/meters/{id}", Spec(update, aliases=ALIASES)),
-    ("POST", "/v1/billing/meters/{id}/deactivate", Spec(_status(active=False))),
-    ("POST", "/v1/billing/meters/{id}/reactivate", Spec(_status(active=True))),
-    ("GET", "/v1/billing/meters/{id}/event_summaries", Spec(event_summaries, aliases=ALIASES)),
+    ("POST", "/v1/billing/meters", Spec(create, aliases=ALIASES, kind=METER)),
+    ("GET", "/v1/billing/meters", Spec(list_all, kind=METER, listed=True)),
+    ("GET", "/v1/billing/meters/{id}", Spec(retrieve, kind=METER)),
+    ("POST", "/v1/billing/meters/{id}", Spec(update, aliases=ALIASES, kind=METER)),
+    ("POST", "/v1/billing/meters/{id}/deactivate", Spec(_status(active=False), kind=METER)),
+    ("POST", "/v1/billing/meters/{id}/reactivate", Spec(_status(active=True), kind=METER)),
+    (
+        "GET",
+        "/v1/billing/meters/{id}/event_summaries",
+        Spec(event_summaries, aliases=ALIASES, kind="billing.meter_event_summary", listed=True),
+    ),
 )

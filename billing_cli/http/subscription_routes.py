@@ -21,6 +21,7 @@ ALIASES = {
     "trial-period-days": "trial_period_days",
     "customer": "customer",
 }
+SUB = "subscription"
 STATUSES = ("trialing", "active", "canceled", "all")
 
 
@@ -149,10 +150,10 @@ def list_items(call: Call) -> Action:
 
 
 ROUTES: tuple[tuple[str, str, Spec], ...] = (
-    ("POST", "/v1/subscriptions", Spec(create, aliases=ALIASES)),
-    ("GET", "/v1/subscriptions", Spec(list_all)),
-    ("GET", "/v1/subscriptions/{id}", Spec(retrieve)),
-    ("POST", "/v1/subscriptions/{id}", Spec(update)),
-    ("DELETE", "/v1/subscriptions/{id}", Spec(cancel)),
-    ("GET", "/v1/subscription_items", Spec(list_items)),
+    ("POST", "/v1/subscriptions", Spec(create, aliases=ALIASES, kind=SUB)),
+    ("GET", "/v1/subscriptions", Spec(list_all, kind=SUB, listed=True)),
+    ("GET", "/v1/subscriptions/{id}", Spec(retrieve, kind=SUB)),
+    ("POST", "/v1/subscriptions/{id}", Spec(update, kind=SUB)),
+    ("DELETE", "/v1/subscriptions/{id}", Spec(cancel, kind=SUB)),
+    ("GET", "/v1/subscription_items", Spec(list_items, kind="subscription_item", listed=True)),
 )
