@@ -1,67 +1,99 @@
-"""Usage in: v1 meter events and adjustments, the v2 meter event session and stream.
+"""Usage in: v1 and v2 meter events and adjustments, the v2 meter event session and stream.
 
-v1 `POST /v1/billing/meter_events` is `billing event send`; the v2 stream sends up to 100
-events in one request and one transaction (`api.event_batch.send_events`). Stripe validates
-stream events later and reports failures by webhook; a local ledger has no webhooks, so a
-stream request is validated at once and applied whole or not at all: its error names the
-first bad event (`events[3].payload`), and the client fixes that event and resends the batch
-(identifiers make the resend safe).
+v1 `POST /v1/billing/meter_events` and v2 `POST /v2/billing/meter_events` (JSON, RFC 3339
+times) are `billing event send`; the adjustments are `billing event cancel`; the v2 stream
+sends up to 100 events in one request and one transaction (`api.event_batch.send_events`).
+Stripe validates stream events later and reports failures by webhook; a local ledger has no
+webhooks, so a stream request is validated at once and applied whole or not at all: its error
+names the first bad event (`events[3].payload`), and the client fixes that event and resends
+the batch (identifiers make the resend safe).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from billing_cli.api import event_batch, events
 from billing_cli.api.context import Context
-from billing_cli.clock import format_time, to_unix
+from billing_cli.clock import to_unix
 from billing_cli.http.endpoint import Action, Call, Reply, Spec
-from billing_cli.http.forms import param_error
-from billing_cli.present.stripe_json import meter_event_adjustment_dict, meter_event_dict
+from billing_cli.http.forms import Params, param_error
+from billing_cli.present.stripe_json import (
+    meter_event_adjustment_dict,
+    meter_event_dict,
+    v2_meter_event_adjustment_dict,
+    v2_meter_event_dict,
+    v2_time,
+)
 
 MAX_STREAM_EVENTS = 100
 
 ALIASES = {"event-name": "event_name", "identifier": "identifier", "timestamp": "timestamp"}
 
 
-def create_event(call: Call) -> Action:
-    p = call.params
-    event_name = p.required("event_name", max_len=100)
+def _payload(p: Params) -> dict[str, str]:
     payload = p.strings("payload")
     if not payload:
-        raise param_error("payload", "Missing required param: payload.", code="parameter_missing")
-    identifier = p.text("identifier", max_len=100)
-    timestamp = p.integer("timestamp", minimum=0)
-
-    def act(ctx: Context) -> Reply:
-        sent = events.send_event(
-            ctx,
-            event_name=event_name,
-            payload=payload,
-            identifier=identifier,
-            timestamp=None if timestamp is None else str(timestamp),
+        raise param_error(
+            p.name("payload"),
+            f"Missing required param: {p.name('payload')}.",
+            code="parameter_missing",
         )
-        return 200, meter_event_dict(sent.event)
-
-    return act
+    return payload
 
 
-def create_adjustment(call: Call) -> Action:
-    p = call.params
-    event_name = p.required("event_name", max_len=100)
-    p.choice("type", ("cancel",), required=True)
-    cancel = p.sub("cancel", required=True)
-    assert cancel is not None
-    identifier = cancel.required("identifier", max_len=100)
+def _event(v2: bool) -> Callable[[Call], Action]:
+    """One meter event: v1 (form, Unix seconds) or v2 `/v2/billing/meter_events` (JSON,
+    RFC 3339 times), both validated at once and stored by `billing event send`'s use case."""
 
-    def act(ctx: Context) -> Reply:
-        done = events.cancel_event(ctx, event_name=event_name, identifier=identifier)
-        return 200, meter_event_adjustment_dict(done.event)
+    def handler(call: Call) -> Action:
+        p = call.params
+        event_name = p.required("event_name", max_len=100)
+        payload = _payload(p)
+        identifier = p.text("identifier", max_len=100)
+        if v2:
+            timestamp = p.text("timestamp", max_len=64)
+        else:
+            seconds = p.integer("timestamp", minimum=0)
+            timestamp = None if seconds is None else str(seconds)
+        render = v2_meter_event_dict if v2 else meter_event_dict
 
-    return act
+        def act(ctx: Context) -> Reply:
+            sent = events.send_event(
+                ctx,
+                event_name=event_name,
+                payload=payload,
+                identifier=identifier,
+                timestamp=timestamp,
+            )
+            return 200, render(sent.event)
+
+        return act
+
+    return handler
 
 
-def _v2_time(ts: int) -> str:
-    """v2 timestamps are RFC 3339 text with milliseconds, as Stripe writes them."""
-    return format_time(ts).replace("Z", ".000Z")
+def _adjustment(v2: bool) -> Callable[[Call], Action]:
+    """A cancellation, v1 or v2 (`/v2/billing/meter_event_adjustments`): `billing event
+    cancel`'s use case; cancelling an event twice answers the first cancellation."""
+
+    def handler(call: Call) -> Action:
+        p = call.params
+        event_name = p.required("event_name", max_len=100)
+        p.choice("type", ("cancel",), required=True)
+        cancel = p.sub("cancel", required=True)
+        assert cancel is not None
+        identifier = cancel.required("identifier", max_len=100)
+
+        def act(ctx: Context) -> Reply:
+            done = events.cancel_event(ctx, event_name=event_name, identifier=identifier)
+            if v2:
+                return 200, v2_meter_event_adjustment_dict(done.event, to_unix(ctx.now))
+            return 200, meter_event_adjustment_dict(done.event)
+
+        return act
+
+    return handler
 
 
 def create_session(call: Call) -> Action:
@@ -73,8 +105,8 @@ def create_session(call: Call) -> Action:
             "id": session.id,
             "object": "v2.billing.meter_event_session",
             "authentication_token": session.token,
-            "created": _v2_time(session.created),
-            "expires_at": _v2_time(session.expires_at),
+            "created": v2_time(session.created),
+            "expires_at": v2_time(session.expires_at),
             "livemode": False,
         }
 
@@ -89,13 +121,7 @@ def stream(call: Call) -> Action:
         raise param_error("events", f"{len(items)} events were sent; a request holds at most 100")
     batch: list[event_batch.BatchEvent] = []
     for p in items:
-        payload = p.strings("payload")
-        if not payload:
-            raise param_error(
-                p.name("payload"),
-                f"Missing required param: {p.name('payload')}.",
-                code="parameter_missing",
-            )
+        payload = _payload(p)
         batch.append(
             event_batch.BatchEvent(
                 event_name=p.required("event_name", max_len=100),
@@ -113,8 +139,14 @@ def stream(call: Call) -> Action:
 
 
 ROUTES: tuple[tuple[str, str, Spec], ...] = (
-    ("POST", "/v1/billing/meter_events", Spec(create_event, aliases=ALIASES)),
-    ("POST", "/v1/billing/meter_event_adjustments", Spec(create_adjustment, aliases=ALIASES)),
+    ("POST", "/v1/billing/meter_events", Spec(_event(v2=False), aliases=ALIASES)),
+    ("POST", "/v1/billing/meter_event_adjustments", Spec(_adjustment(v2=False), aliases=ALIASES)),
+    ("POST", "/v2/billing/meter_events", Spec(_event(v2=True), json_body=True, aliases=ALIASES)),
+    (
+        "POST",
+        "/v2/billing/meter_event_adjustments",
+        Spec(_adjustment(v2=True), json_body=True, aliases=ALIASES),
+    ),
     ("POST", "/v2/billing/meter_event_session", Spec(create_session, json_body=True)),
     (
         "POST",

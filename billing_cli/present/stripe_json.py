@@ -14,6 +14,7 @@ import hashlib
 from decimal import Decimal
 from typing import Any
 
+from billing_cli.clock import format_time
 from billing_cli.domain import schedule
 from billing_cli.domain.aggregation import Aggregate
 from billing_cli.domain.events import StoredEvent
@@ -305,6 +306,41 @@ def meter_event_adjustment_dict(e: StoredEvent) -> dict[str, Any]:
     return {
         "object": "billing.meter_event_adjustment",
         "cancel": {"identifier": e.identifier},
+        "event_name": e.event_name,
+        "livemode": False,
+        "status": "complete",
+        "type": "cancel",
+    }
+
+
+def v2_time(ts: int) -> str:
+    """v2 timestamps are RFC 3339 text with milliseconds, as Stripe writes them."""
+    return format_time(ts).replace("Z", ".000Z")
+
+
+def v2_meter_event_dict(e: StoredEvent) -> dict[str, Any]:
+    """Stripe's v2.billing.meter_event: the v1 fields with times as RFC 3339 text."""
+    return {
+        "object": "v2.billing.meter_event",
+        "created": v2_time(e.received),
+        "event_name": e.event_name,
+        "identifier": e.identifier,
+        "livemode": False,
+        "payload": e.payload,
+        "timestamp": v2_time(e.timestamp),
+        "billing_cli": {"status": e.status, "cancelled": e.cancelled},
+    }
+
+
+def v2_meter_event_adjustment_dict(e: StoredEvent, created: int) -> dict[str, Any]:
+    """Stripe's v2.billing.meter_event_adjustment for a cancellation. Its id is derived from
+    the event it cancels (an event is cancelled at most once), so a retry answers the same."""
+    digest = hashlib.sha256(f"{e.event_name}|{e.identifier}".encode()).hexdigest()
+    return {
+        "id": f"mtradj_{digest[:24]}",
+        "object": "v2.billing.meter_event_adjustment",
+        "cancel": {"identifier": e.identifier},
+        "created": v2_time(created),
         "event_name": e.event_name,
         "livemode": False,
         "status": "complete",
