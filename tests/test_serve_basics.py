@@ -226,6 +226,41 @@ def test_missing_object_is_404_resource_missing(client) -> None:
     assert raised.value.code == "resource_missing"
 
 
+def test_a_missing_object_names_the_parameter_that_named_it(server, client) -> None:
+    """Stripe's 404 says which parameter held the unknown id (`id` for the path's); before,
+    `param` was null whatever named it."""
+    customer = _customer(client)
+    cases = [
+        (lambda: client.v1.customers.retrieve("cus_nobody"), "id"),
+        (lambda: client.v1.invoices.create_preview({"customer": "cus_nobody"}), "customer"),
+        (
+            lambda: client.v1.subscriptions.create(
+                {"customer": customer.id, "items": [{"price": "price_nothing"}]}
+            ),
+            "items[0][price]",
+        ),
+        (
+            lambda: client.v1.billing.meter_event_adjustments.create(
+                {"event_name": "api_calls", "type": "cancel", "cancel": {"identifier": "gone"}}
+            ),
+            "cancel[identifier]",
+        ),
+    ]
+    for call, param in cases:
+        with pytest.raises(stripe.InvalidRequestError) as raised:
+            call()
+        assert (raised.value.http_status, raised.value.code) == (404, "resource_missing")
+        assert raised.value.param == param
+    # the answer kept for an Idempotency-Key says the same when it is replayed
+    for _ in range(2):
+        with pytest.raises(stripe.InvalidRequestError) as raised:
+            client.v1.invoices.create_preview(
+                {"customer": "cus_nobody"}, {"idempotency_key": "missing-customer"}
+            )
+        assert raised.value.param == "customer"
+    assert raised.value.headers.get("Idempotent-Replayed") == "true"
+
+
 def test_conflict_is_409_and_not_retried(server) -> None:
     client = server.client(max_network_retries=2)
     meter = _meter(client, "conflicted")

@@ -34,7 +34,7 @@ from billing_cli.errors import BillingError, InvalidInput, LedgerError
 from billing_cli.http.auth import ApiKeys, Sessions
 from billing_cli.http.errors import error_response
 from billing_cli.http.expand import Expansion, read_expansion
-from billing_cli.http.forms import Params, param_error, parse_form
+from billing_cli.http.forms import Params, flatten, param_error, parse_form
 from billing_cli.present.json_text import dumps
 
 MAX_BODY = 4 * 1024 * 1024  # 100 stream events of generous payloads fit many times over
@@ -162,7 +162,13 @@ def _idempotency_key(request: Request) -> str | None:
 
 
 def _execute(
-    server: Server, spec: Spec, action: Action, key: str | None, fingerprint: str, write: bool
+    server: Server,
+    spec: Spec,
+    action: Action,
+    key: str | None,
+    fingerprint: str,
+    write: bool,
+    sent: dict[str, str],
 ) -> Outcome:
     """In a worker thread: the use case, with the idempotency record when there is a key."""
     ctx = Context(db=server.db, now=server.now())
@@ -174,7 +180,7 @@ def _execute(
         if not _storable(exc):
             return None
         _log_failure(exc)
-        return _render(error_response(exc, spec.aliases))
+        return _render(error_response(exc, spec.aliases, sent))
 
     with server.write_lock:
         if key is None:
@@ -219,6 +225,7 @@ def endpoint(spec: Spec) -> Callable[[Request], Any]:
     async def serve(request: Request) -> Response:
         server: Server = request.app.state.billing
         headers: dict[str, str] = {}
+        tree: dict[str, Any] = {}
         try:
             if spec.session_auth:
                 server.sessions.check(request.headers.get("authorization"), to_unix(server.now()))
@@ -233,15 +240,17 @@ def endpoint(spec: Spec) -> Callable[[Request], Any]:
             call.params.done()
             fingerprint = _fingerprint(request, tree) if key is not None else ""
             write = request.method != "GET"
+            sent = {**flatten(tree), **request.path_params}
             outcome = await run_in_threadpool(
-                _execute, server, spec, action, key, fingerprint, write
+                _execute, server, spec, action, key, fingerprint, write, sent
             )
             status, text = outcome.status, outcome.body
             if outcome.replayed:
                 headers["Idempotent-Replayed"] = "true"
         except Exception as exc:  # noqa: BLE001 - the boundary: every failure is an envelope
             _log_failure(exc)
-            status, data = error_response(exc, spec.aliases)
+            sent = {**flatten(tree), **request.path_params}
+            status, data = error_response(exc, spec.aliases, sent)
             text = dumps(data)
         if status == 409:
             headers["Stripe-Should-Retry"] = "false"  # a conflict with state: retrying is futile

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from billing_cli.errors import BillingError
+from billing_cli.errors import BillingError, NotFound
 from billing_cli.http.auth import Unauthorized
 from billing_cli.present.stripe_errors import classify, error_envelope
 
@@ -29,8 +29,19 @@ def _public_hint(hint: str | None) -> str:
     return f" ({hint})"
 
 
-def error_response(exc: BaseException, aliases: Mapping[str, str]) -> tuple[int, dict]:
-    """(status, body) for any exception raised while serving a request."""
+def _missing_param(message: str, sent: Mapping[str, str]) -> str | None:
+    """Which parameter named the object that is not there, as Stripe's `param` says (`id` for
+    the path's id, `customer`, `items[0][price]`): the one whose value the message quotes,
+    the last quoted if several are (`… event_name 'x' and identifier 'y'`)."""
+    found = [(message.rfind(repr(v)), name) for name, v in sent.items() if repr(v) in message]
+    return max(found)[1] if found else None
+
+
+def error_response(
+    exc: BaseException, aliases: Mapping[str, str], sent: Mapping[str, str] | None = None
+) -> tuple[int, dict]:
+    """(status, body) for any exception raised while serving a request; `sent` holds the
+    request's parameters by their bracketed names (and the path's `id`)."""
     if isinstance(exc, Unauthorized):
         return 401, {
             "error": {"type": exc.kind, "code": None, "message": exc.message, "param": None}
@@ -40,5 +51,7 @@ def error_response(exc: BaseException, aliases: Mapping[str, str]) -> tuple[int,
         return status, error_envelope(exc)
     first = _FLAG.search(exc.message)
     param = exc.param or (_param_name(first[1], aliases) if first else None)
+    if param is None and isinstance(exc, NotFound) and sent:
+        param = _missing_param(exc.message, sent)
     message = _FLAG.sub(lambda m: _param_name(m[1], aliases), exc.message)
     return status, error_envelope(exc, message=message + _public_hint(exc.hint), param=param)

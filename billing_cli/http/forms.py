@@ -84,6 +84,21 @@ def parse_form(*texts: bytes | str) -> dict[str, Any]:
     return parse_pairs(pairs)
 
 
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """`{"items": {"0": {"price": "p"}}}` → `{"items[0][price]": "p"}`: text values by the
+    names the client sent them under (errors name them so)."""
+    flat: dict[str, str] = {}
+    for key, value in tree.items():
+        name = f"{prefix}[{key}]" if prefix else key
+        if isinstance(value, dict):
+            flat.update(flatten(value, name))
+        elif isinstance(value, list):
+            flat.update(flatten({str(i): v for i, v in enumerate(value)}, name))
+        elif isinstance(value, str):
+            flat[name] = value
+    return flat
+
+
 class Params:
     """Typed, tracked access to one level of parameters (`prefix` names it in errors)."""
 
