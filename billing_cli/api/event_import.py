@@ -82,6 +82,17 @@ def _interrupts_after() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+class ImportInterrupted(KeyboardInterrupt):
+    """Ctrl-C during an import, raised only where the ledger is consistent: between batches, or
+    once the batch it arrived in is committed. `summary` counts the rows of the committed
+    batches (what the ledger keeps), `batches` how many there were, and `complete` says the
+    input had been read to its end and all of it committed (nothing is left to import)."""
+
+    def __init__(self, summary: ImportSummary, batches: int, complete: bool) -> None:
+        super().__init__()
+        self.summary, self.batches, self.complete = summary, batches, complete
+
+
 class _DryRun(Exception):
     """Raised at the end of a dry run to roll its single transaction back."""
 
@@ -112,6 +123,8 @@ class _Importer:
         # reading them per batch would cost every batch the whole invoice history.
         self._coverage: Coverage | None = None
         self._coverage_mark: object = None
+        self.batches = 0  # committed (flushed) batches
+        self.complete = False  # the input was read to its end and its last batch committed
 
     def run(self, batch_size: int) -> None:
         deriver = IdentifierDeriver()
@@ -125,8 +138,7 @@ class _Importer:
                 code, message = ev.code, ev.message  # type: ignore[union-attr]
                 rejects.append(self._reject(line, source, None, code, message))
                 if len(batch) + len(rejects) >= batch_size:
-                    self.summary.read = read
-                    self._flush(batch, rejects)
+                    self._flush(batch, rejects, read)
                     batch, rejects = [], []
                 continue
             ident = ev.identifier
@@ -134,12 +146,10 @@ class _Importer:
                 ident = derive(ev.event_name, ev.timestamp, ev.payload)
             batch.append((line, ev, ident, source))
             if len(batch) + len(rejects) >= batch_size:  # rejects too: a file of bad rows
-                self.summary.read = read
-                self._flush(batch, rejects)
+                self._flush(batch, rejects, read)
                 batch, rejects = [], []
-        self.summary.read = read
-        self._flush(batch, rejects)
         self.summary.derived_identifiers = deriver.derived
+        self._flush(batch, rejects, read, last=True)
 
     def _reject(
         self, line: int, source: RawRow | list[str], ident: str | None, code: str, message: str
@@ -147,11 +157,17 @@ class _Importer:
         raw = self.rows.raw_row(line, source)
         return RejectedRow(line, ident, code, message, raw, self.rows.header)
 
-    def _flush(self, batch: list[Pending], rejects: list[RejectedRow]) -> None:
+    def _flush(
+        self, batch: list[Pending], rejects: list[RejectedRow], read: int, last: bool = False
+    ) -> None:
         # A Ctrl-C waits until the batch is committed *and* counted: the line an interrupted
-        # import prints (rows committed so far) is then exact, never one batch behind.
+        # import prints (rows committed so far) is then exact, never one batch behind, and
+        # says so when the last batch, and with it the whole input, was committed.
         with _interrupts_after():
+            self.summary.read = read
             self._commit(batch, rejects)
+            self.batches += 1
+            self.complete = last
 
     def _commit(self, batch: list[Pending], rejects: list[RejectedRow]) -> None:
         accepted = late = duplicates = 0
@@ -244,42 +260,39 @@ def import_events(
     per batch. A dry run does all the work in one transaction and rolls it back, so it reports
     exactly what the import would (duplicates inside the file and against the ledger
     included) and writes nothing. A bad CSV header raises InvalidInput before any row.
+    A Ctrl-C leaves as `ImportInterrupted` (a KeyboardInterrupt) saying what was committed.
     `max_age`: how many seconds before now a timestamp may lie (`api.events.parse_max_age`)."""
     rows = iter_rows(stream, fmt)
     # Rows, events and batches hold no reference cycles, so the cyclic collector would only
     # re-scan every batch's ~10^5 live objects, over and over: ~7% of the import's time.
     collecting = gc.isenabled()
     gc.disable()
+    importer = _Importer(None, rows, ctx.now_ts, on_reject, on_progress, max_age)
     try:
-        return _import(ctx, rows, dry_run, on_reject, on_progress, batch_size, max_age)
+        _import(ctx, importer, dry_run, batch_size)
+    except KeyboardInterrupt:
+        # Between batches, or after the last one (closing the ledger): what is committed is
+        # exactly what the importer counted (a batch is counted inside its commit's hold).
+        raise ImportInterrupted(importer.summary, importer.batches, importer.complete) from None
     finally:
         if collecting:
             gc.enable()
+    return importer.summary
 
 
-def _import(
-    ctx: Context,
-    rows: RowStream,
-    dry_run: bool,
-    on_reject: Callable[[RejectedRow], None] | None,
-    on_progress: Callable[[ImportSummary], None] | None,
-    batch_size: int,
-    max_age: int,
-) -> ImportSummary:
+def _import(ctx: Context, importer: _Importer, dry_run: bool, batch_size: int) -> None:
     if not ctx.ledger_exists():  # nothing to import into, and nothing is created
-        importer = _Importer(None, rows, ctx.now_ts, on_reject, on_progress, max_age)
         importer.run(batch_size)
-        return importer.summary
+        return
     with ctx.ledger(write=not dry_run) as led:
         led.bulk_import_mode()
-        importer = _Importer(led, rows, ctx.now_ts, on_reject, on_progress, max_age)
+        importer.led = led
         if not dry_run:
             importer.run(batch_size)
-            return importer.summary
+            return
         try:
             with led.write():
                 importer.run(batch_size)
                 raise _DryRun
         except _DryRun:
             pass
-    return importer.summary

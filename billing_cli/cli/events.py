@@ -7,7 +7,6 @@ summary are on stderr, and only its `--json` summary object is on stdout.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import os
 import sys
@@ -320,9 +319,9 @@ def event_import(
                 on_progress=progress,
                 max_age=oldest,
             )
-        except KeyboardInterrupt:
+        except importer.ImportInterrupted as interrupted:
             stack.close()  # the progress bar goes before the line that says what was kept
-            _interrupted(progress, dry_run)
+            _interrupted(interrupted, dry_run)
     if listed > MAX_LISTED_REJECTS:
         where = f"all are in {reject_file}" if reject_file else "--reject-file PATH lists all"
         sys.stderr.write(f"… and {listed - MAX_LISTED_REJECTS} more ({where})\n")
@@ -346,24 +345,28 @@ def event_import(
         )
 
 
-def _interrupted(progress: _Progress, dry_run: bool) -> NoReturn:
-    """Ctrl-C: one line saying what is kept (every batch committed before it) and that running
-    the same import again completes it; exit 130 as shells expect after SIGINT."""
-    done = progress.committed
+def _interrupted(interrupted: importer.ImportInterrupted, dry_run: bool) -> NoReturn:
+    """Ctrl-C: one line saying what is kept (every batch committed before it) and whether
+    running the same import again is needed to complete it; exit 130 as shells expect after
+    SIGINT, even when the signal came too late to stop anything (the last batch committed)."""
+    done, batches = interrupted.summary, _plural(interrupted.batches, "batch", "batches")
+    counts = f"({done.accepted} accepted, {done.duplicates} duplicates, {done.rejected} rejected)"
     if dry_run:
         what = "dry run: nothing was written"
-    elif done is None:
-        what = "no batch was committed yet; nothing was written"
+    elif interrupted.complete:
+        what = (
+            f"the import had completed: all {done.read} rows were read and {batches} committed "
+            f"{counts}; nothing is left to import"
+        )
+    elif interrupted.batches == 0:
+        what = "no batch was committed yet; nothing was written; run the same import again"
     else:
         what = (
-            f"{_plural(progress.batches, 'batch', 'batches')} committed, rows 1 to {done.read} "
-            f"({done.accepted} accepted, {done.duplicates} duplicates, {done.rejected} rejected)"
-            "; the batch in flight was rolled back"
+            f"{batches} committed, rows 1 to {done.read} {counts}; the batch in flight was "
+            "rolled back; run the same import again to complete it (committed rows are skipped "
+            "as duplicates)"
         )
-    sys.stderr.write(
-        f"error: interrupted: {what}; run the same import again to complete it "
-        "(committed rows are skipped as duplicates)\n"
-    )
+    sys.stderr.write(f"error: interrupted: {what}\n")
     raise typer.Exit(130)
 
 
@@ -372,14 +375,11 @@ def _plural(count: int, one: str, many: str) -> str:
 
 
 class _Progress:
-    """A Rich progress bar on stderr, only when stderr is a terminal (SPEC 2.5); it also keeps
-    what the last committed batch left, for the line an interrupted import prints."""
+    """A Rich progress bar on stderr, only when stderr is a terminal (SPEC 2.5)."""
 
     def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream
         self.bar: Any = None
-        self.committed: ImportSummary | None = None
-        self.batches = 0
 
     def __enter__(self) -> _Progress:
         if sys.stderr.isatty():
@@ -395,8 +395,6 @@ class _Progress:
         return self
 
     def __call__(self, summary: ImportSummary) -> None:
-        self.committed = dataclasses.replace(summary)
-        self.batches += 1
         if self.bar is not None:
             done = self.stream.tell() if self.stream.seekable() else summary.read
             self.bar.update(self.task, completed=done, description=f"{summary.read} rows")
