@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -208,43 +209,99 @@ def _widths(groups: list[list[Column]], rows: list[dict], width: int) -> list[in
     return [m + (spare * w // total_want) for m, w in zip(minimum, want, strict=True)]
 
 
+def is_terminal(stream: Any) -> bool:
+    """Rich's `Console.is_terminal` for `stream` (TTY_COMPATIBLE, FORCE_COLOR, else isatty),
+    without importing Rich: off a terminal, tables are written by `plain_table`."""
+    tty = os.environ.get("TTY_COMPATIBLE", "")
+    if tty in ("0", "1"):
+        return tty == "1"
+    force = os.environ.get("FORCE_COLOR")
+    if force is not None:
+        return force != ""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
 def print_table(columns: Sequence[Column], rows: Iterable[dict], title: str | None = None) -> None:
-    """A table that fits the terminal, stacked if needed, else one block per row."""
+    """A table that fits the terminal, stacked if needed, else one block per row; off a
+    terminal, the whole table in plain ASCII (`plain_table`)."""
+    columns = [c for c in columns if c.where != "csv"]
+    rows = list(rows)
+    if not is_terminal(sys.stdout):
+        sys.stdout.write(plain_table(columns, rows, title))
+        return
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
     out = console()
-    columns = [c for c in columns if c.where != "csv"]
-    rows = list(rows)
-    tty = out.is_terminal
     groups = _groups(columns, stacked=False)
-    widths: list[int | None] | None = [None] * len(groups)
-    if tty:
+    widths = _widths(groups, rows, out.width)
+    if widths is None and any(c.stack for c in columns):
+        groups = _groups(columns, stacked=True)
         widths = _widths(groups, rows, out.width)
-        if widths is None and any(c.stack for c in columns):
-            groups = _groups(columns, stacked=True)
-            widths = _widths(groups, rows, out.width)
-        if widths is None:
-            print_records(columns, rows, title=title)
-            return
+    if widths is None:
+        print_records(columns, rows, title=title)
+        return
     table = Table(
         title=None if title is None else Text(literal(title)),
-        box=box.SIMPLE_HEAD if tty else box.ASCII2,
-        show_edge=not tty,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
     )
-    for group, width in zip(groups, widths or [None] * len(groups), strict=True):
+    for group, width in zip(groups, widths, strict=True):
         text = any(c.kind == TEXT for c in group)
         table.add_column(
             Text("\n".join(c.header for c in group)),
             justify="right" if group[0].kind in _RIGHT else "left",
-            no_wrap=not (tty and text),
-            overflow="fold" if tty and text else "ignore",
+            no_wrap=not text,
+            overflow="fold" if text else "ignore",
             width=width,
         )
     for row in rows:
         table.add_row(*(Text("\n".join(_group_cells(g, row))) for g in groups))
     out.print(table)
+
+
+def plain_table(columns: Sequence[Column], rows: list[dict], title: str | None = None) -> str:
+    """The table as Rich printed it off a terminal before (box ASCII2, every column as wide as
+    its widest line and flush left, nothing wrapped or cut; tests/test_plain_tables.py compares
+    the two), without importing Rich: a listing piped into grep starts sooner (issue 10.8)."""
+    heads = [c.header.split("\n") for c in columns]
+    cells = [[_lines(c.get(row)) or [""] for c in columns] for row in rows]
+    widths = [
+        max(_cell_len(line) for lines in [head, *(r[i] for r in cells)] for line in lines)
+        for i, head in enumerate(heads)
+    ]
+    rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+
+    def block(row: list[list[str]]) -> list[str]:
+        return [
+            "|" + "|".join(
+                f" {line}{' ' * (width - _cell_len(line))} "
+                for line, width in zip(
+                    (lines[n] if n < len(lines) else "" for lines in row), widths, strict=True
+                )
+            ) + "|"
+            for n in range(max(len(lines) for lines in row))
+        ]  # fmt: skip
+
+    lines = [literal(title)] if title else []
+    lines += [rule, *block(heads), rule]
+    for row in cells:
+        lines += block(row)
+    lines.append(rule)
+    return "\n".join(lines) + "\n"
+
+
+def _cell_len(text: str) -> int:
+    """Terminal columns `text` takes, as Rich counts them (Rich is needed only for non-ASCII)."""
+    if text.isascii():
+        return len(text)
+    from rich.cells import cell_len
+
+    return cell_len(text)
 
 
 def print_records(columns: Sequence[Column], rows: Iterable[dict], title: str | None) -> None:

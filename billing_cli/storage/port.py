@@ -22,25 +22,28 @@ import contextlib
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from billing_cli.domain.aggregation import Aggregate, Bucket, EventPoint
-from billing_cli.domain.chain import ChainEntry
-from billing_cli.domain.credits import CreditChainEntry, CreditGrant, Transaction
-from billing_cli.domain.events import LateEvent, StoredEvent, ValidEvent
-from billing_cli.domain.invoicing import Invoice, StoredLine, Target
-from billing_cli.domain.models import (
-    Account,
-    Customer,
-    Meter,
-    Price,
-    Product,
-    Subscription,
-    TaxRate,
-)
 from billing_cli.errors import InvalidInput, LedgerError
+
+if TYPE_CHECKING:  # the records only annotate: `event send` must not import invoicing (10.8)
+    from decimal import Decimal
+
+    from billing_cli.domain.aggregation import Aggregate, Bucket, EventPoint
+    from billing_cli.domain.chain import ChainEntry
+    from billing_cli.domain.credits import CreditChainEntry, CreditGrant, Transaction
+    from billing_cli.domain.events import LateEvent, StoredEvent, ValidEvent
+    from billing_cli.domain.invoicing import Invoice, StoredLine, Target
+    from billing_cli.domain.models import (
+        Account,
+        Customer,
+        Meter,
+        Price,
+        Product,
+        Subscription,
+        TaxRate,
+    )
 
 # Tables whose rows form a hash chain over `seq`, which the program numbers 1, 2, 3, … with no
 # gap (each writer takes max(seq) + 1 while it holds the ledger's write lock).
