@@ -84,16 +84,19 @@ class EventStore(EventQueries):
     def bulk_import_mode(self) -> None:
         """Tune this connection for a long stream of batches (`event import`). Each batch
         dirties thousands of pages spread over three B-trees (the identifier index, the usage
-        index, the roll-ups); measured on 1,000,000 events these two settings take the import
-        from ~0.5x to ~0.7-0.9x the raw-insert baseline (benchmarks/import_bench.py):
-        - a 32 MiB page cache (SQLite's default is 2 MiB) keeps the trees' inner pages resident
-          instead of re-reading them for every batch (within the 150 MiB memory budget);
+        index, the roll-ups), so both settings matter (benchmarks/import_bench.py gives the
+        raw-insert baseline the same ones):
+        - a 64 MiB page cache (SQLite's default is 2 MiB) keeps the trees' inner pages resident
+          instead of re-reading them for every batch. With 32 MiB, timestamps in random order
+          (every batch touching ~10,000 random roll-ups) spilled dirty pages and re-read them:
+          64 MiB took 1,000,000 such events from 61 to 52 CPU seconds, at 120 MiB peak RSS
+          (the budget is 150 MiB);
         - a checkpoint every 50,000 WAL frames (~200 MiB) instead of 1,000: consecutive
           batches rewrite mostly the same pages, which a checkpoint then copies into the file
           once rather than once per batch. The WAL file is deleted when the import's
           connection closes; a killed import leaves it for the next command to recover.
         Both settings end with the connection."""
-        self.conn.execute("PRAGMA cache_size = -32768")
+        self.conn.execute("PRAGMA cache_size = -65536")
         self.conn.execute("PRAGMA wal_autocheckpoint = 50000")
 
     # -- appending --------------------------------------------------------------------------
