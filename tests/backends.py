@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -71,9 +72,44 @@ def fresh_database(server: Any) -> str:
     return f"{server.get_uri()}&options=-csearch_path%3D{name}"
 
 
+def new_database(server: Any, template: str | None = None) -> str:
+    """The URI of a new database of its own, empty or a copy of `template` (a URI this
+    function returned, with no connection open): a ledger built once per module is copied
+    for each test in ~0.1 s (CREATE DATABASE … TEMPLATE)."""
+    import psycopg
+
+    name = f"ledger_db_{os.getpid()}_{next(_names)}"
+    sql = f"CREATE DATABASE {name}"
+    if template is not None:
+        sql += f" TEMPLATE {urlsplit(template).path.lstrip('/')}"
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        conn.execute(sql)  # type: ignore[arg-type]
+    return urlunsplit(urlsplit(server.get_uri())._replace(path=f"/{name}"))
+
+
 @pytest.fixture
 def postgres_db(pg_server: Any) -> str:
     return fresh_database(pg_server)
+
+
+def new_location(request: pytest.FixtureRequest, *, template: bool = False) -> Path | str:
+    """Another fresh ledger location on the test's backend (a property test needs one per
+    example, where the `db` fixture gives one per test); with `template`, one that
+    `copy_location` can copy (on PostgreSQL a database, not a schema)."""
+    if request.getfixturevalue("backend") == "postgres":
+        server = request.getfixturevalue("pg_server")
+        return new_database(server) if template else fresh_database(server)
+    folder = request.getfixturevalue("tmp_path_factory").mktemp("ledger")
+    return Path(folder) / "billing.db"
+
+
+def copy_location(template: Path | str, request: pytest.FixtureRequest) -> Path | str:
+    """A new ledger holding what `template` (from `new_location(template=True)`) holds."""
+    if is_postgres(template):
+        return new_database(request.getfixturevalue("pg_server"), template=str(template))
+    folder = request.getfixturevalue("tmp_path_factory").mktemp("ledger")
+    shutil.copy(template, folder / "billing.db")
+    return Path(folder) / "billing.db"
 
 
 def parametrize_backends(metafunc: pytest.Metafunc) -> None:
@@ -127,6 +163,20 @@ def snapshot(db: Path | str) -> list[str] | None:
             rows = pg.execute(f"SELECT * FROM {table}").fetchall()
             out += [f"{table}: {row!r}" for row in sorted(rows, key=repr)]
     return out
+
+
+def query_rows(db: Path | str, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    """Rows of one query (`?` placeholders), read behind the program's back."""
+    if not is_postgres(db):
+        conn = sqlite3.connect(db)
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+    import psycopg
+
+    with psycopg.connect(str(db)) as pg:
+        return pg.execute(sql.replace("?", "%s"), params).fetchall()  # type: ignore[arg-type]
 
 
 def tamper(db: Path | str, sql: str) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from pypdf import PdfReader
 
 from tests.conftest import Billing, assert_error, json_of
+
+pytestmark = pytest.mark.both_backends
 
 METER = ["--display-name", "Alpaca AI tokens", "--event-name", "alpaca_ai_tokens"]
 
@@ -150,6 +153,7 @@ def test_late_event_resolved_into_the_next_invoice(billing: Billing) -> None:
     assert billing.json("event", "late", now="2027-01-02")["data"] == []
 
 
+@pytest.mark.sqlite_only  # the demo writes its own SQLite file
 def test_demo_runs_the_story_into_a_throwaway_ledger(billing: Billing, tmp_path: Path) -> None:
     result = billing("demo", now=None, db=None)
     assert result.exit_code == 0, result.stdout + result.stderr

@@ -1,4 +1,5 @@
-"""api/catalog.py and api/context.py called directly, as a script or a test would (no CLI)."""
+"""api/catalog.py and api/context.py called directly, as a script or a test would (no CLI);
+on both backends (issue 13.4)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from billing_cli.api import Context
@@ -19,14 +20,17 @@ from billing_cli.domain.models import Tier
 from billing_cli.domain.money import decimal_str
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
 from billing_cli.present.stripe_json import price_dict
+from tests.backends import ledger_exists
+
+pytestmark = pytest.mark.both_backends
 
 NOW = datetime(2026, 11, 1, 9, tzinfo=UTC)
 NOW_TS = 1793523600
 
 
 @pytest.fixture
-def ctx(tmp_path: Path) -> Context:
-    return Context(db=tmp_path / "billing.db", now=NOW)
+def ctx(db: Path | str) -> Context:
+    return Context(db=db, now=NOW)
 
 
 @pytest.fixture
@@ -97,7 +101,7 @@ def test_meter_keys_must_differ(ctx: Context) -> None:
     with pytest.raises(InvalidInput, match="'k'"):
         api.create_meter(ctx, display_name="x", event_name="e", aggregation="sum",
                          customer_key="k", value_key="k")  # fmt: skip
-    assert not Path(ctx.db).exists()
+    assert not ledger_exists(ctx.db)
 
 
 def test_validation_happens_before_the_file_is_created(ctx: Context) -> None:
@@ -107,14 +111,14 @@ def test_validation_happens_before_the_file_is_created(ctx: Context) -> None:
         licensed(ctx, currency="zzz")
     with pytest.raises(InvalidInput):
         api.create_customer(ctx, email="nope")
-    assert not Path(ctx.db).exists()
+    assert not ledger_exists(ctx.db)
 
 
 def test_reads_on_a_missing_ledger_are_not_found(ctx: Context) -> None:
     for call in (api.list_meters, api.list_products, prices_api.list_prices, api.list_customers):
         with pytest.raises(NotFound, match="no ledger"):
             call(ctx)
-    assert not Path(ctx.db).exists()
+    assert not ledger_exists(ctx.db)
 
 
 # -- prices --------------------------------------------------------------------------------
@@ -171,11 +175,13 @@ def test_failed_price_leaves_no_inline_product(ctx: Context) -> None:
     assert [p.name for p in api.list_products(ctx)] == ["Seats"]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.decimals(min_value=0, max_value=10**15, places=12, allow_nan=False, allow_infinity=False))
-def test_unit_amount_decimal_round_trips_exactly(tmp_path_factory, value: Decimal) -> None:
-    """Any price the money parser accepts is stored and shown digit for digit."""
-    ctx = Context(tmp_path_factory.mktemp("p") / "b.db", NOW)
+def test_unit_amount_decimal_round_trips_exactly(ctx: Context, value: Decimal) -> None:
+    """Any price the money parser accepts is stored and shown digit for digit (each example a
+    new price in the same ledger; PostgreSQL's NUMERIC reads back as the text it was given)."""
     text = format(value, "f")
     price = licensed(ctx, unit_amount=None, unit_amount_decimal=text)
     shown = price_dict(prices_api.get_price(ctx, price.id))

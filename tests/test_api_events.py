@@ -13,7 +13,10 @@ from billing_cli.api import events as api
 from billing_cli.clock import format_time, from_unix
 from billing_cli.domain.aggregation import DAY, HOUR
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
+from tests.backends import ledger_exists
 from tests.test_ledger_events import NOW, T0, ledger, make_ledger
+
+pytestmark = pytest.mark.both_backends
 
 
 def at(ts: int) -> str:
@@ -21,8 +24,8 @@ def at(ts: int) -> str:
 
 
 @pytest.fixture
-def ctx(tmp_path: Path) -> Context:
-    return make_ledger(tmp_path / "l.db")
+def ctx(db: Path | str) -> Context:
+    return make_ledger(db)
 
 
 def send(ctx: Context, ident: str, ts: int, value: str = "1", customer: str = "cus_a"):
@@ -92,8 +95,8 @@ def test_send_generates_an_identifier(ctx: Context) -> None:
     assert a.event.identifier.startswith("evt_") and a.event.identifier != b.event.identifier
 
 
-def test_short_form_fills_the_meters_own_keys(tmp_path: Path) -> None:
-    ctx = make_ledger(tmp_path / "l.db")
+def test_short_form_fills_the_meters_own_keys(db: Path | str) -> None:
+    ctx = make_ledger(db)
     catalog.create_meter(ctx, display_name="C", event_name="calls", aggregation="count",
                          customer_key="account", value_key="n", meter_id="mtr_calls")  # fmt: skip
     sent = api.send_event(ctx, event_name="calls", customer="cus_b", identifier="c1")
@@ -137,11 +140,11 @@ def test_send_usage_errors(ctx: Context) -> None:
         api.send_event(ctx, event_name="m")
 
 
-def test_send_without_a_ledger_refuses_and_creates_nothing(tmp_path: Path) -> None:
-    ctx = Context(tmp_path / "none.db", from_unix(NOW))
+def test_send_without_a_ledger_refuses_and_creates_nothing(db: Path | str) -> None:
+    ctx = Context(db, from_unix(NOW))
     with pytest.raises(InvalidInput, match="^no_meter: "):
         api.send_event(ctx, event_name="m", customer="cus_a", value="1")
-    assert not Path(ctx.db).exists()
+    assert not ledger_exists(ctx.db)
 
 
 def test_archived_meter_refuses_events(ctx: Context) -> None:

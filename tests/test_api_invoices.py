@@ -1,8 +1,8 @@
-"""Invoice use cases (SPEC 4.3–4.6, 1.5, 2.6, 6) through the api layer, on a real ledger."""
+"""Invoice use cases (SPEC 4.3–4.6, 1.5, 2.6, 6) through the api layer, on a real ledger of
+each backend (issue 13.4)."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,8 +23,11 @@ from billing_cli.api import invoices as api
 from billing_cli.clock import parse_time, to_unix
 from billing_cli.domain import invoicing
 from billing_cli.errors import Conflict, InvalidInput, NotFound, UsageError
-from billing_cli.storage.sqlite import Ledger
+from billing_cli.storage.port import open_store
+from tests.backends import new_location, tamper
 from tests.conftest import snapshot
+
+pytestmark = pytest.mark.both_backends
 
 T0 = "2026-11-01T09:00:00Z"
 
@@ -36,7 +39,7 @@ def ts(text: str) -> int:
 class Book:
     """A ledger with the Alpaca catalog (mtr_tokens, price_tokens, price_seats, cus_a)."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path | str) -> None:
         self.db = db
         self.seq = 0
 
@@ -84,8 +87,8 @@ class Book:
 
 
 @pytest.fixture
-def book(tmp_path: Path) -> Book:
-    return Book(tmp_path / "billing.db").setup()
+def book(db: Path | str) -> Book:
+    return Book(db).setup()
 
 
 # -- preview and run ----------------------------------------------------------------------------
@@ -303,10 +306,8 @@ def test_deleted_draft_is_recreated_by_the_next_run(book: Book) -> None:
 def test_voiding_returns_applied_credit(book: Book) -> None:
     book.subscribe()
     book.event("2026-11-05T00:00:00Z", "1000")
-    led = Ledger(book.db, create=False)
-    with led.write():
+    with open_store(book.db, create=False) as led, led.write():
         led.set_customer_balance("cus_a", -25)
-    led.close()
     [inv_id] = api.run(book.ctx("2026-12-02T00:00:00Z")).finalized
     inv = api.get_invoice(book.ctx("2026-12-02"), inv_id)
     assert (inv.starting_balance, inv.amount_due, inv.ending_balance) == (-25, 15, 0)
@@ -352,19 +353,6 @@ def test_ledger_check_reports_a_tampered_invoice(book: Book) -> None:
     assert "hash" in messages and "recomputed from events" in messages
 
 
-def tamper(db: Path, sql: str) -> None:
-    """Edit the ledger behind the program's back, as a determined editor would (dropping the
-    append-only triggers first): what `ledger check` exists to notice."""
-    conn = sqlite3.connect(db)
-    try:
-        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"):
-            conn.execute(f"DROP TRIGGER {name}")
-        conn.execute(sql)
-        conn.commit()
-    finally:
-        conn.close()
-
-
 # -- preview equals final (SPEC 4.3) ------------------------------------------------------------
 
 PERIOD_START, PERIOD_END = ts(T0), ts("2026-12-01T09:00:00Z")
@@ -384,9 +372,9 @@ PERIOD_START, PERIOD_END = ts(T0), ts("2026-12-01T09:00:00Z")
     delay=st.integers(0, 3600),
 )
 def test_preview_at_period_end_equals_the_finalized_invoice(
-    tmp_path_factory: pytest.TempPathFactory, events: list, delay: int
+    backend: str, request: pytest.FixtureRequest, events: list, delay: int
 ) -> None:
-    book = Book(tmp_path_factory.mktemp("prop") / "billing.db").setup()
+    book = Book(new_location(request)).setup()
     book.subscribe()
     for when, value in events:
         book.event(str(min(when, PERIOD_END)), str(value))

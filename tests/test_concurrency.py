@@ -6,14 +6,17 @@ Each round k plays one month: the imports bring month k's usage (two files shari
 rows, a few bad rows in each, every 10th row without an identifier), received at 00:30 on the
 1st of month k+1; the run at that moment creates month k's drafts (inside their 1 h grace) and
 finalizes month k-1's. So every interleaving must end in the same invoices as the serial order.
+
+On both backends (issue 13.4): on PostgreSQL the processes race on one database, each batch
+merged with ON CONFLICT DO NOTHING and each invoice run's drafts with the invoice-run UNIQUE key.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +25,10 @@ from billing_cli.api import invoices as invoices_api
 from billing_cli.api.event_import import import_events
 from billing_cli.api.ledger_check import check_ledger
 from billing_cli.clock import parse_time, to_unix
+from tests.backends import copy_location, new_location
 from tests.trust_state import build_catalog, gapless, ledger_state, start
+
+pytestmark = pytest.mark.both_backends
 
 CUSTOMERS = 12
 ROUNDS = 5
@@ -59,21 +65,20 @@ def round_files(root: Path, k: int) -> tuple[Path, Path]:
     return files[0], files[1]
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("concurrency")
-    template = root / "template.db"
+@pytest.fixture
+def setup(backend: str, request: pytest.FixtureRequest) -> dict[str, Any]:
+    root = request.getfixturevalue("tmp_path_factory").mktemp("concurrency")
+    template = new_location(request, template=True)
     ctx = Context(template, parse_time(START))
     build_catalog(ctx, CUSTOMERS, unit_amount_decimal="0.4", seat_amount=1500, seats=2)
     for k in range(ROUNDS):
         round_files(root, k)
-    return {"root": root, "template": template}
+    return {"root": root, "template": template, "request": request}
 
 
-def serial(setup: dict[str, Path]) -> Path:
+def serial(setup: dict[str, Any]) -> Path | str:
     """The reference: the same commands one after another, in-process."""
-    db = setup["root"] / "serial.db"
-    shutil.copy(setup["template"], db)
+    db = copy_location(setup["template"], setup["request"])
     for k in range(ROUNDS):
         ctx = Context(db, parse_time(round_now(k)))
         for source in round_files(setup["root"], k):
@@ -84,9 +89,8 @@ def serial(setup: dict[str, Path]) -> Path:
     return db
 
 
-def test_two_imports_and_a_run_at_once_equal_a_serial_run(setup: dict[str, Path]) -> None:
-    db = setup["root"] / "concurrent.db"
-    shutil.copy(setup["template"], db)
+def test_two_imports_and_a_run_at_once_equal_a_serial_run(setup: dict[str, Any]) -> None:
+    db = copy_location(setup["template"], setup["request"])
     accepted = duplicates = 0
     for k in range(ROUNDS):
         first, second = round_files(setup["root"], k)

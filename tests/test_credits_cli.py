@@ -12,6 +12,8 @@ from stripe.billing import CreditBalanceSummary, CreditBalanceTransaction, Credi
 from tests.conftest import Billing, assert_error, snapshot
 from tests.test_credits_worked import START, grant, november, run, subscribe, tokens
 
+pytestmark = pytest.mark.both_backends
+
 RUN_DEC = "2026-12-01T01:00:00Z"
 
 

@@ -6,13 +6,12 @@ to void while the runs go on. Three real `billing` processes start at once on on
 two `invoice run`s and the voids. Whatever order they get the lock in: every grant pays at most
 what it holds, each invoice's credits are those a serial run gives for the same order, a voided
 grant paid nothing and a grant that paid something was not voided, and `ledger check` passes.
+On both backends (issue 13.4).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -22,14 +21,17 @@ from billing_cli.api import invoices as invoices_api
 from billing_cli.api import prices as prices_api
 from billing_cli.api.ledger_check import check_ledger
 from billing_cli.clock import parse_time
+from tests.backends import copy_location, new_location, query_rows
 from tests.trust_state import start
+
+pytestmark = pytest.mark.both_backends
 
 CUSTOMERS = 6
 START = "2026-11-01T00:00:00Z"
 RUN = "2026-12-01T01:00:00Z"
 
 
-def build(path: Path) -> None:
+def build(path: Path | str) -> None:
     ctx = Context(path, parse_time(START))
     for name in ("tokens", "images"):
         catalog.create_meter(
@@ -59,46 +61,47 @@ def build(path: Path) -> None:
             )
 
 
-def debits(path: Path) -> dict[str, int]:
-    conn = sqlite3.connect(path)
-    try:
-        rows = conn.execute(
-            "SELECT credit_grant, sum(amount) FROM credit_balance_transactions"
-            " WHERE reason = 'credits_applied' GROUP BY credit_grant"
-        ).fetchall()
-        return dict(rows)
-    finally:
-        conn.close()
+def debits(path: Path | str) -> dict[str, int]:
+    rows = query_rows(
+        path,
+        "SELECT credit_grant, sum(amount) FROM credit_balance_transactions"
+        " WHERE reason = 'credits_applied' GROUP BY credit_grant",
+    )
+    return {grant: int(total) for grant, total in rows}
 
 
-def invoice_credits(path: Path) -> list[tuple]:
+def invoice_credits(path: Path | str) -> list[tuple]:
     """(customer, subscription's price, total, credits per line) of every invoice."""
-    conn = sqlite3.connect(path)
-    try:
-        return sorted(
-            conn.execute(
-                "SELECT i.customer, l.price, i.subtotal, i.total, i.status,"
-                " l.pretax_credit_amounts FROM invoices i JOIN invoice_lines l"
-                " ON l.invoice = i.id"
-            ).fetchall()
+    return sorted(
+        query_rows(
+            path,
+            "SELECT i.customer, l.price, i.subtotal, i.total, i.status,"
+            " l.pretax_credit_amounts FROM invoices i JOIN invoice_lines l ON l.invoice = i.id",
         )
-    finally:
-        conn.close()
+    )
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("credits_race") / "template.db"
-    build(path)
-    return path
+def templates() -> dict[str, Path | str]:
+    return {}
+
+
+@pytest.fixture
+def template(
+    backend: str, templates: dict[str, Path | str], request: pytest.FixtureRequest
+) -> Path | str:
+    """The catalog, grants and usage, built once per backend and copied for each round."""
+    if backend not in templates:
+        templates[backend] = new_location(request, template=True)
+        build(templates[backend])
+    return templates[backend]
 
 
 @pytest.mark.parametrize("round_", range(3))
 def test_racing_runs_and_voids_spend_each_credit_once(
-    template: Path, tmp_path: Path, round_: int
+    template: Path | str, request: pytest.FixtureRequest, round_: int
 ) -> None:
-    db = tmp_path / "race.db"
-    shutil.copy(template, db)
+    db = copy_location(template, request)
     voids = ["cg_promo_" + str(i) for i in range(CUSTOMERS)]
     procs = [start(db, RUN, "invoice", "run", "--json")]
     # The voids run in one shell loop of separate processes, interleaved with the runs.
@@ -123,8 +126,7 @@ def test_racing_runs_and_voids_spend_each_credit_once(
         else:
             assert spent.get(v, 0) > 0, v  # it lost the race: it had paid already
     # The same order, one command after another, gives the same invoices and credits.
-    serial = tmp_path / "serial.db"
-    shutil.copy(template, serial)
+    serial = copy_location(template, request)
     for v in voids:
         if v in voided:
             credits.void_grant(Context(serial, parse_time(RUN)), v)

@@ -7,12 +7,15 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from facturx import xml_check_xsd
 from lxml import etree
 
 from tests.conftest import Billing
 from tests.documents import CLOSE, START, build_shop, november, subscribe
 from tests.test_einvoice import text
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_credits_are_an_allowance_before_tax(billing: Billing, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Billing credits are append-only and tamper-evident (issue 19, item 5): SQLite refuses edits,
+"""Billing credits are append-only and tamper-evident (issue 19, item 5): the ledger refuses edits,
 a debit past a grant's balance, and `ledger check` names what an editor changed behind the
 program's back (the credit chain, a grant, an invoice line's credits)."""
 
@@ -8,10 +8,14 @@ import json
 import sqlite3
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.conftest import Billing
 from tests.test_credits_worked import grant, november, run, subscribe
+from tests.test_tamper import edit
+
+pytestmark = pytest.mark.both_backends
 
 RUN_DEC = "2026-12-01T01:00:00Z"
 LATER = "2026-12-02T00:00:00Z"
@@ -43,18 +47,12 @@ def spent(billing: Billing) -> Billing:
     return b
 
 
-def sql(db: Path, *statements: str, drop_triggers: bool = False) -> None:
-    conn = sqlite3.connect(db)
-    try:
-        if drop_triggers:
-            names = conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-            for (name,) in names.fetchall():
-                conn.execute(f"DROP TRIGGER {name}")
-        for statement in statements:
-            conn.execute(statement)
-        conn.commit()
-    finally:
-        conn.close()
+def sql(db: Path | str, *statements: str, drop_triggers: bool = False) -> None:
+    edit(db, *statements, drop_triggers=drop_triggers)
+
+
+# What the database raises when a trigger refuses a statement, on either backend.
+REFUSED = (sqlite3.IntegrityError, psycopg.Error)
 
 
 def problems(b: Billing) -> list[str]:
@@ -73,12 +71,12 @@ def problems(b: Billing) -> list[str]:
     ],
 )
 def test_sqlite_refuses_edits(spent: Billing, statement: str) -> None:
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(REFUSED, match="append-only"):
         sql(spent.db, statement)
 
 
 def test_sqlite_refuses_a_debit_past_the_balance(spent: Billing) -> None:
-    with pytest.raises(sqlite3.IntegrityError, match="below zero"):
+    with pytest.raises(REFUSED, match="below zero"):
         sql(
             spent.db,
             "INSERT INTO credit_balance_transactions (seq, id, created, effective_at,"
@@ -143,7 +141,7 @@ def test_credits_are_recomputed_where_the_invoice_was_finalized(spent: Billing) 
 
 
 def test_the_finalization_place_is_frozen(spent: Billing) -> None:
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(REFUSED, match="append-only"):
         sql(spent.db, "UPDATE invoices SET credit_seq = 0")
 
 

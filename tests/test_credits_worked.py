@@ -14,6 +14,8 @@ import pytest
 
 from tests.conftest import Billing
 
+pytestmark = pytest.mark.both_backends
+
 START = "2026-11-01T00:00:00Z"
 RUN_DEC = "2026-12-01T01:00:00Z"  # after the 1 h grace of the period ending 1 December
 RUN_JAN = "2027-01-01T01:00:00Z"

@@ -14,6 +14,8 @@ from beancount.core.data import Transaction
 from tests.conftest import Billing, assert_error
 from tests.documents import CLOSE, START, build_shop, send, subscribe
 
+pytestmark = pytest.mark.both_backends
+
 LATER = "2026-12-10T00:00:00Z"
 
 

@@ -7,6 +7,8 @@ import pytest
 
 from tests.conftest import Billing, assert_error
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
 def open_invoice(alpaca: Billing) -> tuple[Billing, str]:

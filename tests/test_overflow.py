@@ -15,6 +15,8 @@ from billing_cli.domain.money import INT64_MAX, INT64_MIN
 from billing_cli.errors import AmountOutOfRange
 from tests.conftest import Billing, assert_error
 
+pytestmark = pytest.mark.both_backends
+
 HUGE_VALUE = "999999999999999"  # 15 significant digits: the largest event value allowed
 
 

@@ -11,6 +11,8 @@ from pypdf import PdfReader
 from tests.conftest import Billing, assert_error
 from tests.documents import CLOSE, START, build_shop, send, subscribe
 
+pytestmark = pytest.mark.both_backends
+
 NAME = "Zoë Łukasiewicz (Ωmega ООО)"
 
 

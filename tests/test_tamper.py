@@ -3,11 +3,14 @@ program's back is named by `billing ledger check` (exit 6), down to the table an
 first row that does not match.
 
 The editor here is the sqlite3 module, as the sqlite3 shell would be, and a determined one: the
-append-only triggers are dropped first. What it edits: an event's value, payload or status, an
-event deleted or forged, an adjustment, a finalized invoice's amounts, a line's amount, a line
-deleted or forged, an invoice's status flipped (which the triggers allow, when it is a SPEC 4.5
-transition with its date), a draft finalized by hand, a finalized invoice deleted, a row of the
-invoice chain itself.
+append-only triggers are dropped first. On PostgreSQL (issue 13.4: the same tests on both
+backends) the editor is the database superuser with triggers switched off for its session
+(`session_replication_role = replica`, which also stops foreign keys).
+
+What it edits: an event's value, payload or status, an event deleted or forged, an adjustment,
+a finalized invoice's amounts, a line's amount, a line deleted or forged, an invoice's status
+flipped (which the triggers allow, when it is a SPEC 4.5 transition with its date), a draft
+finalized by hand, a finalized invoice deleted, a row of the invoice chain itself.
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ from pathlib import Path
 
 import pytest
 
-from billing_cli.storage.sqlite import Ledger
+from billing_cli.storage.port import open_store
 from billing_cli.storage.sqlite.schema import SCHEMA_VERSION
+from tests.backends import is_postgres, new_database, query_rows
 from tests.conftest import Billing, json_of, undo_credits
 from tests.documents import undo_documents
+
+pytestmark = pytest.mark.both_backends
 
 T0 = "2026-11-01T09:00:00Z"
 CLOSED = "2026-12-01T10:30:00Z"  # after the November periods' end and their 1 h grace
@@ -38,12 +44,30 @@ def make_events(path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def templates() -> dict[str, Path | str]:
+    """The template ledger of each backend, built once per module."""
+    return {}
+
+
+@pytest.fixture
+def template(
+    backend: str, templates: dict[str, Path | str], request: pytest.FixtureRequest
+) -> Path | str:
+    if backend not in templates:
+        root = request.getfixturevalue("tmp_path_factory").mktemp("tamper")
+        if backend == "postgres":
+            templates[backend] = build_template(
+                new_database(request.getfixturevalue("pg_server")), root
+            )
+        else:
+            templates[backend] = build_template(root / "template.db", root)
+    return templates[backend]
+
+
+def build_template(path: Path | str, root: Path) -> Path | str:
     """cus_a: tokens + 2 seats (AAA-0001 at creation, paid; AAA-0002 the November cycle,
     open); cus_b: tokens (BBB-0001, marked uncollectible); 12 events, one cancelled; a draft
     (cus_c's cycle, still in its grace)."""
-    root = tmp_path_factory.mktemp("tamper")
-    path = root / "template.db"
     run = Billing(path)
     run.json("meter", "create", "--id", "mtr_tokens", "--display-name", "Tokens",
              "--event-name", "api_tokens", "--aggregation", "sum")  # fmt: skip
@@ -68,31 +92,39 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     json_of(run("invoice", "run", "--json", now=CLOSED))
     run.json("invoice", "pay", "AAA-0001", now=LATER)
     run.json("invoice", "mark-uncollectible", "BBB-0001", now=LATER)
-    conn = sqlite3.connect(path)
-    statuses = dict(conn.execute("SELECT number, status FROM invoices").fetchall())
-    conn.close()
+    statuses = dict(query_rows(path, "SELECT number, status FROM invoices"))
     assert statuses == {"AAA-0001": "paid", "AAA-0002": "open", "BBB-0001": "uncollectible",
                         None: "draft"}  # fmt: skip
     return path
 
 
 @pytest.fixture
-def db(template: Path, tmp_path: Path) -> Path:
+def db(template: Path | str, tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
+    if is_postgres(template):
+        return new_database(request.getfixturevalue("pg_server"), template=str(template))
     path = tmp_path / "billing.db"
     shutil.copy(template, path)
     return path
 
 
-def query(db: Path, sql: str, *params: object) -> object:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchone()[0]
-    finally:
-        conn.close()
+def query(db: Path | str, sql: str, *params: object) -> object:
+    return query_rows(db, sql, *params)[0][0]
 
 
-def edit(db: Path, *statements: str, drop_triggers: bool = True) -> None:
-    """Change the file with the sqlite3 module, as a determined editor would."""
+def edit(db: Path | str, *statements: str, drop_triggers: bool = True) -> None:
+    """Change the ledger as a determined editor would: with the sqlite3 module, or as
+    PostgreSQL's superuser (triggers and foreign keys off for the session unless
+    `drop_triggers=False`; SQLite's PRAGMAs have no part there)."""
+    if is_postgres(db):
+        import psycopg
+
+        with psycopg.connect(str(db)) as pg:
+            if drop_triggers:
+                pg.execute("SET session_replication_role = replica")
+            for sql in statements:
+                if not sql.startswith("PRAGMA"):
+                    pg.execute(sql)  # type: ignore[arg-type]
+        return
     conn = sqlite3.connect(db)
     try:
         if drop_triggers:
@@ -142,12 +174,11 @@ def test_an_untouched_ledger_passes_and_reports_its_chain_heads(db: Path) -> Non
     chains = report["chains"]
     assert chains["meter_events"]["seq"] == 12 and chains["meter_event_adjustments"]["seq"] == 1
     # AAA-0001 open and paid, AAA-0002 and BBB-0001 open, BBB-0001 uncollectible: in order.
-    conn = sqlite3.connect(db)
-    rows = conn.execute(
+    rows = query_rows(
+        db,
         "SELECT i.number, c.status FROM invoice_chain c JOIN invoices i ON i.id = c.invoice"
-        " ORDER BY c.seq"
-    ).fetchall()
-    conn.close()
+        " ORDER BY c.seq",
+    )
     assert rows[0] == ("AAA-0001", "open") and rows[-2:] == [
         ("AAA-0001", "paid"),
         ("BBB-0001", "uncollectible"),
@@ -305,7 +336,14 @@ def test_an_edited_invoice_chain_is_named(db: Path, sql: str, named: str) -> Non
     check_names(db, named)
 
 
-def test_the_invoice_chain_is_append_only(db: Path) -> None:
+def test_the_invoice_chain_is_append_only(db: Path | str) -> None:
+    if is_postgres(db):
+        import psycopg
+
+        for sql in ("UPDATE invoice_chain SET at = 0", "DELETE FROM invoice_chain"):
+            with psycopg.connect(str(db)) as pg, pytest.raises(psycopg.Error, match="append-only"):
+                pg.execute(sql)  # type: ignore[arg-type]
+        return
     conn = sqlite3.connect(db)
     try:
         for sql in ("UPDATE invoice_chain SET at = 0", "DELETE FROM invoice_chain"):
@@ -315,6 +353,7 @@ def test_the_invoice_chain_is_append_only(db: Path) -> None:
         conn.close()
 
 
+@pytest.mark.sqlite_only  # a PostgreSQL ledger's backup is pg_dump's (test_postgres.py)
 def test_a_backup_copy_passes_and_is_checked_on_its_own(db: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy.db"
     json_of(Billing(db)("ledger", "backup", str(copy), "--json"))
@@ -326,6 +365,7 @@ def test_a_backup_copy_passes_and_is_checked_on_its_own(db: Path, tmp_path: Path
     assert Billing(db)("ledger", "check", now=LATER).exit_code == 0
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("suffix", ["-wal", "-shm", "-journal"])
 def test_a_backup_is_never_written_over_the_ledgers_own_files(db: Path, suffix: str) -> None:
     """A zero-byte -wal beside a closed ledger is an "empty file" a backup could take: it is
@@ -349,6 +389,7 @@ def chain_rows(db: Path) -> list[tuple]:
         conn.close()
 
 
+@pytest.mark.sqlite_only  # SQLite's own migrations (user_version)
 def test_a_version_3_ledger_gets_its_invoice_chain_on_upgrade(db: Path) -> None:
     """Migration 4 enters the finalized invoices a ledger already has, with their transitions
     in time order; the upgraded ledger passes, and is tamper-evident from then on."""
@@ -387,11 +428,8 @@ def test_every_lifecycle_command_keeps_the_chain_whole(db: Path) -> None:
     assert run.json("invoice", "finalize", draft, now=LATER)["status"] == "paid"
     report = run.json("ledger", "check", now=LATER)
     assert report["ok"] is True and report["chains"]["invoice_chain"]["seq"] == 10
-    led = Ledger(db, create=False)
-    try:
+    with open_store(db, create=False) as led:
         entries = [(e.status, e.amount_paid) for e in led.invoice_chain()]
-    finally:
-        led.close()
     assert entries[5:] == [("void", None), ("uncollectible", None), ("paid", entries[7][1]),
                            ("open", None), ("paid", 0)]  # fmt: skip
     assert entries[7][1] == query(db, "SELECT amount_due FROM invoices WHERE number = 'AAA-0002'")
@@ -410,6 +448,7 @@ NEVER_WRITTEN = [
 ]  # fmt: skip
 
 
+@pytest.mark.sqlite_only  # PostgreSQL's typed columns and CHECKs take no such text
 @pytest.mark.parametrize("column", NEVER_WRITTEN)
 def test_text_where_billing_never_writes_it_is_named_not_a_crash(db: Path, column: str) -> None:
     """Set on the first row, CHECK constraints ignored (as a careless editor's tool may):

@@ -14,6 +14,8 @@ from tests.conftest import Billing, assert_error
 from tests.documents import CLOSE, START, build_shop, send, subscribe
 from tests.test_tamper import check_names, edit
 
+pytestmark = pytest.mark.both_backends
+
 
 def rate(pct: str, *, inclusive: bool = False, rid: str = "txr_a") -> TaxRate:
     return TaxRate(rid, 0, "VAT", Decimal(pct), inclusive)

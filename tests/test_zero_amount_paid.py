@@ -3,7 +3,11 @@ finalized, as Stripe does, instead of staying open forever as a debt of zero."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import Billing, assert_error, json_of
+
+pytestmark = pytest.mark.both_backends
 
 CLOSED = "2026-12-01T10:30:00Z"  # November ended, past its 1 h grace
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from billing_cli.api import Context, catalog, subscriptions
 from billing_cli.api import prices as prices_api
-from billing_cli.storage.sqlite import Ledger
+from billing_cli.storage.port import open_store
+from tests.backends import is_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +46,7 @@ def build_catalog(
         subscriptions.create_subscription(ctx, customer=cid, prices=prices)
 
 
-def billing_argv(db: Path, now: str, *args: str) -> list[str]:
+def billing_argv(db: Path | str, now: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "billing_cli", "--db", str(db), "--now", now, *args]
 
 
@@ -57,7 +58,7 @@ def environment(**extra: str) -> dict[str, str]:
     return env
 
 
-def start(db: Path, now: str, *args: str) -> subprocess.Popen[str]:
+def start(db: Path | str, now: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         billing_argv(db, now, *args),
         stdout=subprocess.PIPE,
@@ -67,7 +68,12 @@ def start(db: Path, now: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def ledger_state(db: Path) -> dict[str, Any]:
+def ledger_state(db: Path | str) -> dict[str, Any]:
+    if is_postgres(db):
+        import psycopg
+
+        with psycopg.connect(str(db)) as pg:
+            return _state(pg)
     conn = sqlite3.connect(db)
     try:
         return _state(conn)
@@ -75,7 +81,7 @@ def ledger_state(db: Path) -> dict[str, Any]:
         conn.close()
 
 
-def _state(conn: sqlite3.Connection) -> dict[str, Any]:
+def _state(conn: Any) -> dict[str, Any]:  # noqa: ANN401 - an sqlite3 or psycopg connection
     q = conn.execute
     key = {
         r[0]: tuple(r[1:])
@@ -135,11 +141,8 @@ def gapless(state: dict[str, Any]) -> bool:
     )
 
 
-def assert_event_chain_and_rollups_whole(db: Path) -> None:
+def assert_event_chain_and_rollups_whole(db: Path | str) -> None:
     """The event hash chain links up and the hourly roll-ups equal the raw events."""
-    led = Ledger(db, create=False)
-    try:
+    with open_store(db, create=False) as led:
         assert led.verify_event_chain() is None
         assert led.verify_rollups() is None
-    finally:
-        led.close()

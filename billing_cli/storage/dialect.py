@@ -21,6 +21,7 @@ class Dialect:
     explain_identifiers: str  # a FROM item over `l.explain`'s `identifiers`, each as `j.value`
     usage_window_start: str  # an invoice line's usage window (a trial shortens it) or period
     usage_window_end: str
+    original_line: str  # the line a late-usage line `l` corrects (its explain's original_line)
     pinned_join: str  # an inner join whose left side the planner must scan first
     invoice_taxes: str  # a FROM item over `i.total_taxes`, one row `t` per tax
     tax_rate_of: str  # the tax rate id of `t`
@@ -39,6 +40,7 @@ SQLITE = Dialect(
     explain_identifiers="json_each(l.explain, '$.identifiers') j",
     usage_window_start="coalesce(json_extract(explain, '$.usage_window.start'), period_start)",
     usage_window_end="coalesce(json_extract(explain, '$.usage_window.end'), period_end)",
+    original_line="json_extract(l.explain, '$.original_line')",
     pinned_join="CROSS JOIN",  # SQLite's rule: CROSS JOIN keeps the written order
     table_names="SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
     table_columns="SELECT name FROM pragma_table_info(?) ORDER BY cid",
@@ -55,6 +57,7 @@ POSTGRES = Dialect(
         "coalesce((explain::jsonb #>> '{usage_window,start}')::bigint, period_start)"
     ),
     usage_window_end="coalesce((explain::jsonb #>> '{usage_window,end}')::bigint, period_end)",
+    original_line="l.explain::jsonb ->> 'original_line'",
     pinned_join="JOIN",
     table_names="SELECT tablename FROM pg_tables WHERE schemaname = current_schema()",
     table_columns=(  # not the identity `rowid`, which stands in for SQLite's implicit one

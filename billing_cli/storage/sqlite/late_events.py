@@ -115,7 +115,7 @@ class LateEventStore:
         only, when given), in finalization order."""
         where, params = "", [customer]
         if original_line is not None:
-            where = " AND json_extract(l.explain, '$.original_line') = ?"
+            where = f" AND {self.sql.original_line} = ?"
             params = [customer, original_line]
         rows = self.conn.execute(
             "SELECT l.*, i.finalized_at AS _fin, i.number AS _num FROM invoice_lines l"
