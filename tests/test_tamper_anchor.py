@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,21 +22,33 @@ import pytest
 
 from billing_cli.domain import chain
 from billing_cli.domain.events import ValidEvent
-from billing_cli.storage.sqlite import Ledger
+from billing_cli.storage.port import open_store
+from tests.backends import query_rows
 from tests.conftest import Billing, assert_error, json_of
-from tests.test_tamper import LATER, check_names, db, edit, template  # noqa: F401  (fixtures)
+from tests.test_tamper import (  # noqa: F401  (fixtures)
+    LATER,
+    check_names,
+    db,
+    edit,
+    template,
+    templates,
+)
+
+pytestmark = pytest.mark.both_backends
 
 
-def check(db: Path, *args: str):  # noqa: ANN201, F811
+def check(db: Path | str, *args: str):  # noqa: ANN201, F811
     return Billing(db)("ledger", "check", *args, now=LATER)
 
 
-# -- the schema ----------------------------------------------------------------------------------
+# -- the schema (SQLite's triggers; PostgreSQL's in test_postgres_schema.py) ----------------------
+@pytest.mark.sqlite_only
 def test_a_dropped_trigger_is_named(db: Path) -> None:  # noqa: F811
     edit(db, "DROP TRIGGER meter_events_no_update", drop_triggers=False)
     check_names(db, "trigger meter_events_no_update is missing (dropped outside billing)")
 
 
+@pytest.mark.sqlite_only
 def test_a_replaced_trigger_is_named(db: Path) -> None:  # noqa: F811
     edit(
         db,
@@ -49,6 +60,7 @@ def test_a_replaced_trigger_is_named(db: Path) -> None:  # noqa: F811
     check_names(db, "trigger invoices_finalized_frozen is not the one billing created")
 
 
+@pytest.mark.sqlite_only
 def test_an_added_trigger_is_named(db: Path) -> None:  # noqa: F811
     edit(
         db,
@@ -112,6 +124,7 @@ def test_the_catalog_chain_itself_is_checked(db: Path) -> None:  # noqa: F811
 
 
 # -- the buyer as the invoice was issued ----------------------------------------------------------
+@pytest.mark.sqlite_only  # json_set; test_parties.py edits the snapshot on both backends
 def test_the_buyer_on_a_finalized_invoice_is_frozen(db: Path) -> None:  # noqa: F811
     run = Billing(db)
     before = run.json("invoice", "show", "AAA-0002", now=LATER)
@@ -151,15 +164,13 @@ def test_print_head_then_expect_it(db: Path) -> None:  # noqa: F811
 
 def test_a_forged_event_with_a_valid_hash_is_named_against_the_head(db: Path) -> None:  # noqa: F811
     head = head_of(db)
-    led = Ledger(db, create=False)  # the program's own code: a valid hash, roll-ups to match
-    try:
+    # the program's own code: a valid hash, roll-ups to match
+    with open_store(db, create=False) as led:
         forged = ValidEvent("forged", "api_tokens", "mtr_tokens", "cus_a", Decimal(999999),
                             "999999", 1764500000, {"stripe_customer_id": "cus_a",
                                                    "value": "999999"}, 0)  # fmt: skip
         with led.write():
             assert led.append_events([forged], 1764500000) == []
-    finally:
-        led.close()
     assert check(db).exit_code == 0  # consistent inside the file: nothing can tell
     result = check(db, "--expect-head", head)
     assert result.exit_code == 6
@@ -168,20 +179,12 @@ def test_a_forged_event_with_a_valid_hash_is_named_against_the_head(db: Path) ->
 
 def test_a_deleted_newest_event_is_named_against_the_head(db: Path) -> None:  # noqa: F811
     head = head_of(db)
-    newest = (
-        sqlite3.connect(db)
-        .execute(
-            "SELECT meter, customer, timestamp / 3600 * 3600 FROM meter_events ORDER BY seq DESC"
-        )
-        .fetchone()
-    )
+    newest = query_rows(
+        db, "SELECT meter, customer, timestamp / 3600 * 3600 FROM meter_events ORDER BY seq DESC"
+    )[0]
     edit(db, "DELETE FROM meter_events WHERE seq = (SELECT max(seq) FROM meter_events)")
-    led = Ledger(db, create=False)  # the roll-ups rebuilt to match
-    try:
-        with led.write():
-            led._recompute_bucket(*newest)
-    finally:
-        led.close()
+    with open_store(db, create=False) as led, led.write():  # the roll-ups rebuilt to match
+        led._recompute_bucket(*newest)  # type: ignore[attr-defined]
     result = check(db, "--expect-head", head)
     assert result.exit_code == 6, result.stderr
     assert "meter_events: the recorded head has seq 12, the ledger ends at 11" in result.stderr
@@ -192,20 +195,16 @@ def test_history_rewritten_with_recomputed_hashes_is_named_against_the_head(
     db: Path,  # noqa: F811
 ) -> None:
     head = head_of(db)
-    conn = sqlite3.connect(db)
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
-        conn.execute(f"DROP TRIGGER {name}")
     # the adjustment chain's only row, rewritten and rehashed: still a valid chain
-    seq, kind, ident, invoice, created = conn.execute(
-        "SELECT seq, type, identifier, invoice, created FROM meter_event_adjustments"
-    ).fetchone()
-    forged = chain.link(chain.GENESIS, [seq, kind, ident, invoice, created + 1])
-    conn.execute(
-        "UPDATE meter_event_adjustments SET created = ?, hash = ? WHERE seq = ?",
-        (created + 1, forged, seq),
+    [(seq, kind, ident, invoice, created)] = query_rows(
+        db, "SELECT seq, type, identifier, invoice, created FROM meter_event_adjustments"
     )
-    conn.commit()
-    conn.close()
+    forged = chain.link(chain.GENESIS, [seq, kind, ident, invoice, created + 1])
+    edit(
+        db,
+        f"UPDATE meter_event_adjustments SET created = {created + 1}, hash = '{forged}'"
+        f" WHERE seq = {seq}",
+    )
     result = check(db, "--expect-head", head)
     assert result.exit_code == 6
     assert "no longer lead to the recorded head" in result.stderr

@@ -98,7 +98,9 @@ class CatalogChainStore:
         found: list[str] = []
         recorded: dict[tuple[str, str], str] = {}
         previous, linked = GENESIS, True
-        rows = self.conn.execute("SELECT seq, object, key, state, hash FROM catalog_chain")
+        rows = self.conn.execute(
+            "SELECT seq, object, key, state, hash FROM catalog_chain ORDER BY seq"
+        )
         for seq, table, key, row_state, digest in rows.fetchall():
             expected = catalog_seal.entry_hash(previous, seq, table, key, row_state)
             if linked and digest != expected:
