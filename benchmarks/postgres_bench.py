@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/postgres_bench.py [--events 1000000] [--customers 1000]
                                                   [--importers 4] [--previews 15]
+                                                  [--small-events 100000]
 
 For each backend, on the same generated events (Alpaca's metered price, `--customers` subscribed
 customers, events spread over November 2026):
@@ -9,7 +10,9 @@ customers, events spread over November 2026):
    validation, hash chain, roll-ups, commits all included);
 2. `--importers` concurrent `billing event import`s, each of an equal share of other events,
    into a second fresh ledger: wall time from the first start to the last exit;
-3. `billing invoice upcoming` p50/p90 (a subprocess each) on the ledger of step 1.
+3. `billing invoice upcoming` p50/p90 (a subprocess each) on the ledger of step 1, and p50 on
+   a ledger holding only `--small-events` of the same events: preview time must stay flat in
+   the event count (it reads hourly roll-ups), so the ratio of the two p50s is near 1.
 PostgreSQL is a throw-away pgserver cluster (PostgreSQL 16, from the test extra) with
 synchronous_commit off, the durability class of the SQLite ledger's WAL with
 synchronous=NORMAL (a crash loses at most the last commits, never consistency). Both ledgers
@@ -100,12 +103,26 @@ def timed_imports(db: str, files: list[Path]) -> float:
     return elapsed
 
 
+def previews(db: str, count: int, customers: int) -> tuple[float, float]:
+    """p50 and p90 (ms) of `count` CLI previews, one customer after another."""
+    samples = []
+    for n in range(count):
+        started = time.perf_counter()
+        done = run_cli(db, IMPORT_NOW, "invoice", "upcoming", "--customer",  # type: ignore[arg-type]
+                       f"cus_{n % customers:05d}", "--json")  # fmt: skip
+        samples.append(time.perf_counter() - started)
+        if done.returncode != 0:
+            raise SystemExit(f"preview failed: {done.stderr[-2000:]}")
+    return percentiles(samples)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--importers", type=int, default=4)
     parser.add_argument("--previews", type=int, default=15)
+    parser.add_argument("--small-events", type=int, default=100_000)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="billing-pg-bench-"))
     folder.chmod(0o755)
@@ -113,6 +130,7 @@ def main() -> None:
     share = args.events // args.importers
     try:
         one = folder / "all.csv"
+        small = folder / "small.csv"
         parts = [folder / f"part{k}.csv" for k in range(args.importers)]
         print(f"{args.events} events, {args.customers} customers, {args.importers} importers")
         results: dict[str, dict[str, float]] = {}
@@ -121,26 +139,25 @@ def main() -> None:
             customers = build_catalog(single, args.customers)  # type: ignore[arg-type]
             if not one.exists():
                 write_events(one, customers, 0, args.events)
+                write_events(small, customers, 0, args.small_events)
                 for k, part in enumerate(parts):
                     write_events(part, customers, args.events + k * share, share)
             t_one = timed_imports(single, [one])
             multi = fresh(backend, folder, base, "multi")
             build_catalog(multi, args.customers)  # type: ignore[arg-type]
             t_many = timed_imports(multi, parts)
-            samples = []
-            for n in range(args.previews):
-                started = time.perf_counter()
-                done = run_cli(single, IMPORT_NOW, "invoice", "upcoming", "--customer",  # type: ignore[arg-type]
-                               f"cus_{n % args.customers:05d}", "--json")  # fmt: skip
-                samples.append(time.perf_counter() - started)
-                if done.returncode != 0:
-                    raise SystemExit(f"preview failed: {done.stderr[-2000:]}")
-            p50, p90 = percentiles(samples)
+            p50, p90 = previews(single, args.previews, args.customers)
+            fewer = fresh(backend, folder, base, "small")
+            build_catalog(fewer, args.customers)  # type: ignore[arg-type]
+            timed_imports(fewer, [small])
+            p50_small, _ = previews(fewer, args.previews, args.customers)
             results[backend] = {"one": t_one, "many": t_many, "p50": p50, "p90": p90}
             print(
                 f"{backend:8s} import {args.events / t_one:9,.0f} ev/s ({t_one:6.1f} s) | "
                 f"{args.importers} importers {share * args.importers / t_many:9,.0f} ev/s "
-                f"({t_many:6.1f} s) | preview p50 {p50:5.0f} ms p90 {p90:5.0f} ms"
+                f"({t_many:6.1f} s) | preview p50 {p50:5.0f} ms p90 {p90:5.0f} ms | "
+                f"p50 at {args.small_events:,} events {p50_small:5.0f} ms "
+                f"(ratio {p50 / p50_small:.2f})"
             )
         s, p = results["sqlite"], results["postgres"]
         print(

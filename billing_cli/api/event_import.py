@@ -2,10 +2,12 @@
 
 Memory stays flat whatever the input's size: rows are read one at a time and held only until
 their batch commits (the derived-identifier counter keeps ~30 bytes per row without an
-identifier, see `validation.IdentifierDeriver`). Each batch is one BEGIN IMMEDIATE transaction,
-so other writers (another import, `invoice run`) interleave between batches, and a killed import
-loses at most the batch in flight: re-running it finds the committed rows as duplicates (their
-identifiers, given or derived, are the same) and completes the rest.
+identifier, see `validation.IdentifierDeriver`). Each batch is one write transaction (BEGIN
+IMMEDIATE on SQLite; on PostgreSQL the lock is taken once the batch is validated and staged,
+`LedgerStore.append_write`), so other writers (another import, `invoice run`) interleave
+between batches, and a killed import loses at most the batch in flight: re-running it finds
+the committed rows as duplicates (their identifiers, given or derived, are the same) and
+completes the rest.
 
 The catalog is read once per batch inside its transaction (meters by event name, finalized
 periods for late events, customers in one query for the names the batch mentions), never once
@@ -18,7 +20,7 @@ import gc
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from typing import BinaryIO
 
@@ -33,7 +35,7 @@ from billing_cli.ingest.validation import (
     IdentifierDeriver,
     validate_event,
 )
-from billing_cli.storage.port import LedgerStore
+from billing_cli.storage.port import LedgerStore, StaleBatch
 
 BATCH_SIZE = 10_000
 
@@ -177,9 +179,12 @@ class _Importer:
                 rejects.append(self._reject(line, source, ev.identifier, "no_meter", message))
         elif batch:
             assert self.led is not None
-            with self.led.write():
-                valid, owners = self._validate(self.led, batch, rejects)
-                skipped = self.led.append_events(valid, self.now)
+            before = len(rejects)
+            try:
+                valid, owners, skipped = self._append(self.led.append_write(), batch, rejects)
+            except StaleBatch:  # an invoice was finalized meanwhile: validate under the lock
+                del rejects[before:]
+                valid, owners, skipped = self._append(self.led.write(), batch, rejects)
             for i, kind in skipped:
                 if kind == "duplicate":
                     duplicates += 1
@@ -204,6 +209,15 @@ class _Importer:
                 self.on_reject(rejected)
         if self.on_progress is not None:
             self.on_progress(summary)
+
+    def _append(
+        self, transaction: AbstractContextManager[object], batch: list[Pending],
+        rejects: list[RejectedRow],
+    ) -> tuple[list[ValidEvent], list[Pending], list[tuple[int, str]]]:  # fmt: skip
+        assert self.led is not None
+        with transaction:
+            valid, owners = self._validate(self.led, batch, rejects)
+            return valid, owners, self.led.append_events(valid, self.now)
 
     def _current_coverage(self, led: LedgerStore) -> Coverage:
         mark = led.chain_heads()["invoice_chain"]["seq"]

@@ -72,6 +72,7 @@ def chain_batch(
     received: int,
     head: tuple[int, str] | None,
     known: Known | None,
+    links: list[str] | None = None,
 ) -> ChainedBatch:
     """Link `events` (with their `payload_json`s) after the chain's `head` (None: empty).
 
@@ -81,7 +82,11 @@ def chain_batch(
 
     The chain covers the value as sent (the payload's text, `+007.50`); the row holds its
     canonical form (`7.5`). A bucket merges counted events as `aggregation.merge` does: the
-    sum exactly, `last` by (timestamp, seq), `recv` by seq (receipt order)."""
+    sum exactly, `last` by (timestamp, seq), `recv` by seq (receipt order).
+
+    `links` (a list) receives each stored row's chain text after its seq: a backend that
+    prepares the batch before it holds the write lock (PostgreSQL) passes head None, so the
+    seqs count from 1, and `relink`s the rows to the real head once it holds the lock."""
     seq, prev = head if head is not None else (0, GENESIS)
     previous = prev.encode()
     out = ChainedBatch()
@@ -106,11 +111,13 @@ def chain_batch(
         # chain.canonical([seq, ident, name, meter, customer, ts, sent, pj, received, status])
         # spelled out: the ints print as JSON does, the strings are escaped by it.
         sent_json = "null" if sent is None else esc(sent)
-        canonical = (
-            f"[{seq},{esc(ident)},{esc(name)},{esc(meter)},{esc(customer)},{ts},"
+        after_seq = (
+            f",{esc(ident)},{esc(name)},{esc(meter)},{esc(customer)},{ts},"
             f"{sent_json},{esc(pj)},{received},{esc(status)}]"
         )
-        digest = sha(previous + b"\n" + canonical.encode()).hexdigest()
+        if links is not None:
+            links.append(after_seq)
+        digest = sha(previous + f"\n[{seq}{after_seq}".encode()).hexdigest()
         previous = digest.encode()
         value = None if sent is None else canon(sent)
         append((seq, ident, name, meter, customer, ts, value, pj, received, status, digest))
@@ -134,3 +141,18 @@ def chain_batch(
     out.buckets = sorted(rollup.values())  # type: ignore[type-var]
     out.head = (seq, previous.decode())
     return out
+
+
+def relink(links: list[str], head: tuple[int, str] | None) -> tuple[list[str], tuple[int, str]]:
+    """The hashes of rows prepared by `chain_batch(..., head=None, links=links)` once linked
+    after the chain's real `head` (their seqs shift by the head's seq), and the new head."""
+    base, prev = head if head is not None else (0, GENESIS)
+    previous = prev.encode()
+    sha = hashlib.sha256
+    hashes: list[str] = []
+    append = hashes.append
+    for seq, after_seq in enumerate(links, base + 1):
+        digest = sha(previous + f"\n[{seq}{after_seq}".encode()).hexdigest()
+        append(digest)
+        previous = digest.encode()
+    return hashes, (base + len(links), previous.decode())

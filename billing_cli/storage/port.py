@@ -9,7 +9,10 @@ functions that both backends call, so a backend holds no business rule, only SQL
 Transactions: `write()` is one command's transaction, with the ledger's one writer at a time
 (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock); `read()` a consistent snapshot;
 `savepoint()` a step inside a write that can fail alone. Nested `write()`/`read()` join the
-open transaction.
+open transaction. `append_write()` is the import's write: on PostgreSQL its lock is taken by
+`append_events` once the batch is staged, so importers prepare batches side by side and queue
+only to link them into the chain (`StaleBatch` when the state the batch was validated against
+moved meanwhile); on SQLite it is `write()`.
 
 `open_store(location)` picks the backend from the `--db` value: a `postgresql://` (or
 `postgres://`) URI is PostgreSQL, anything else a path to an SQLite file. The PostgreSQL
@@ -58,6 +61,12 @@ CHAIN_TABLES = (
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
+class StaleBatch(Exception):
+    """Raised by `append_events` in an `append_write()` transaction (rolled back) when an
+    invoice was finalized or the catalog changed after the batch was validated: a finalized
+    period makes events late. Validate the batch again under `write()`."""
+
+
 @dataclass(frozen=True)
 class IdempotencyRecord:
     """The stored answer to the first request made with an Idempotency-Key (billing serve)."""
@@ -87,6 +96,7 @@ class LedgerStore(Protocol):
 
     # -- transactions -------------------------------------------------------------------------
     def write(self) -> AbstractContextManager[object]: ...
+    def append_write(self) -> AbstractContextManager[object]: ...
     def read(self) -> AbstractContextManager[object]: ...
     def savepoint(self) -> AbstractContextManager[None]: ...
     def close(self) -> None: ...

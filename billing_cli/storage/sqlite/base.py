@@ -38,6 +38,10 @@ class LedgerBase:
         with self._transaction("BEGIN IMMEDIATE") as conn:
             yield conn
 
+    def append_write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """The import's write: `write()` (the lock taken up front, as ever on SQLite)."""
+        return self.write()
+
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """A consistent snapshot for reports that read several tables."""
