@@ -35,9 +35,16 @@ class ServeOptions:
 
 
 def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, named as TCP (`IPPROTO_TCP`) and without Nagle's delay.
+
+    asyncio turns Nagle off (TCP_NODELAY) only on connections whose socket says it is TCP,
+    and a socket made with protocol 0 does not: uvicorn writes a response's headers and body
+    separately, so on a kept-alive connection the body then waited for the client's delayed
+    ACK, 40 ms on Linux, the most of every request after a connection's first."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # accepted sockets inherit it
     try:
         sock.bind((host, port))
     except OSError as exc:
