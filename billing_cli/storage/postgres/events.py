@@ -80,6 +80,7 @@ _MERGE_LINKED = (
 class PgEventStore(EventStore):
     conn: Any
     _staging_ready: bool = False
+    _duplicates_seen: bool = False  # the last batch held known identifiers: skip the fast path
     # PgLedgerBase's (annotations only: a method defined here would shadow its own)
     _unlocked_marks: tuple[int, int] | None
     take_write_lock: Callable[[], None]

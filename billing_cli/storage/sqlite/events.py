@@ -2,10 +2,9 @@
 chain's check; the queries are in `ledger.event_queries`, which `EventStore` extends.
 
 Three things make this the hot path of the program and shape the code:
-- Events are appended in batches of ~10,000 inside the caller's write transaction. Most batches
-  hold no identifier the ledger already has, so the batch is first inserted as is under a
-  savepoint and the UNIQUE index does the duplicate check for free; only when it objects are the
-  batch's identifiers looked up (one query) and the batch classified and inserted again.
+- Events are appended in batches of ~10,000 inside the caller's write transaction: the batch's
+  identifiers are looked up in one query, duplicates and conflicts classified, the rest
+  inserted (no savepoint: see `append_events`).
 - Every row is linked into a hash chain (`chain.link`) over its fields, `seq` (the receipt
   order, assigned here as max(seq) + 1) included, so `ledger check` can detect edits.
 - `usage_hourly` keeps one `aggregation.Bucket` per (meter, customer, UTC hour) of the counted
@@ -78,7 +77,6 @@ def _canonical_or_none(text: str) -> str | None:
 
 class EventStore(EventQueries):
     conn: sqlite3.Connection
-    _duplicates_seen: bool = False  # the last batch held known identifiers: skip the fast path
     _udf_ready: bool = False
 
     def bulk_import_mode(self) -> None:
@@ -103,26 +101,16 @@ class EventStore(EventQueries):
     def append_events(self, events: list[ValidEvent], received: int) -> list[tuple[int, str]]:
         """Insert `events` (identifiers filled, status set) received at `received`, with their
         roll-ups; returns (index, "duplicate" | "conflict") for each one not inserted (SPEC 2.3).
-        Call inside a write transaction."""
+        Call inside a write transaction.
+
+        The batch's identifiers are looked up first (one query) rather than inserted under a
+        savepoint for the UNIQUE index to object: a savepoint makes SQLite copy every page the
+        batch first touches into a statement journal, which cost an import of 1,000,000 events
+        more CPU than the lookups (benchmarks/import_bench.py)."""
         if not events:
             return []
         payloads = [payload_json(e.payload) for e in events]
-        if not self._duplicates_seen:
-            # Fast path: insert everything; the UNIQUE index objects to any identifier the
-            # ledger, or an earlier row of the batch, already has.
-            self.conn.execute("SAVEPOINT append_events")
-            try:
-                self._insert(events, payloads, received, None, [])
-            except sqlite3.IntegrityError as exc:
-                self.conn.execute("ROLLBACK TO append_events")
-                self.conn.execute("RELEASE append_events")
-                if "meter_events.identifier" not in str(exc):
-                    raise
-            else:
-                self.conn.execute("RELEASE append_events")
-                return []
         known = self._stored_keys([e.identifier for e in events])  # type: ignore[misc]
-        self._duplicates_seen = bool(known)
         skipped: list[tuple[int, str]] = []
         self._insert(events, payloads, received, known, skipped)
         return skipped
@@ -140,13 +128,12 @@ class EventStore(EventQueries):
         events: list[ValidEvent],
         payloads: list[str],
         received: int,
-        known: Known | None,
+        known: Known,
         skipped: list[tuple[int, str]],
     ) -> None:
         """Chain the batch after the chain's head (`event_batch.chain_batch`), insert its
-        rows, merge its roll-ups. With `known` (the stored content of the batch's
-        identifiers), rows whose identifier is known or repeated are classified into
-        `skipped` instead; without it, the caller relies on the UNIQUE index."""
+        rows, merge its roll-ups; rows whose identifier is `known` (the stored content of the
+        batch's identifiers) or repeated in the batch are classified into `skipped`."""
         last = self.conn.execute(
             "SELECT seq, hash FROM meter_events ORDER BY seq DESC LIMIT 1"
         ).fetchone()
