@@ -71,6 +71,19 @@ def test_lists_expand_each_item_with_data_paths(shop) -> None:
     assert [p.product.name for p in listed.data] == ["Alpaca AI"]
 
 
+def test_what_billing_cli_always_sends_may_be_asked_for(shop) -> None:
+    """Stripe lists a price's `tiers` only when asked (`expand[]=data.tiers`), so code written
+    for Stripe asks; an embedded object (`items.data.price`) may be named too. Both are there
+    already, and neither is refused."""
+    client, _, price, sub = shop
+    listed = client.v1.prices.list({"expand": ["data.tiers"]})
+    assert [p.id for p in listed.data] == [price.id] and "tiers" in listed.data[0]
+    got = client.v1.subscriptions.retrieve(sub.id, {"expand": ["items.data.price"]})
+    assert got["items"].data[0].price.id == price.id
+    customer = client.v1.customers.retrieve(sub.customer.id, {"expand": ["tax_ids"]})
+    assert customer.tax_ids.object == "list"
+
+
 def test_expanded_objects_expand_again(shop) -> None:
     """`parent.subscription_details.subscription.customer`: through an object the path
     expanded itself, as Stripe's recursive expansion does."""

@@ -6,8 +6,11 @@ embedded lists and objects (`items.data.price.product`) and through objects it e
 itself (`latest_invoice.customer`), at most four levels deep, as Stripe allows. Only the fields
 Stripe declares expandable (and billing_cli has) are: any other path is refused with Stripe's
 400 "This property cannot be expanded", before the endpoint runs, so a typo never goes unseen
-and never follows a change that was made. `explain` is billing_cli's own: the computation of
-an invoice's lines, asked for the way Stripe's clients ask for more of an object.
+and never follows a change that was made. What is there already is accepted as it is: an
+embedded object (`items.data.price`) and the fields Stripe sends only when asked for and
+billing_cli always sends (`data.tiers` on a price list, which Stripe's clients must ask for).
+`explain` is billing_cli's own: the computation of an invoice's lines, asked for the way
+Stripe's clients ask for more of an object.
 """
 
 from __future__ import annotations
@@ -30,15 +33,16 @@ from billing_cli.present.stripe_json import (
 
 MAX_DEPTH = 4  # Stripe: "You can expand recursively … up to a maximum of four levels"
 
-ID, OBJECT, LIST, FLAG = "id", "object", "list", "flag"
+ID, OBJECT, LIST, FLAG, INCLUDED = "id", "object", "list", "flag", "included"
 
 # object kind → field → (kind of what it holds, how: an expandable id, an embedded object, an
-# embedded list object, or a flag the endpoint reads itself)
+# embedded list object, a flag the endpoint reads itself, or a field Stripe sends only when it
+# is expanded and billing_cli always sends: a price's `tiers`, a customer's `tax_ids`)
 SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     "billing.meter": {},
     "product": {"default_price": ("price", ID)},
-    "price": {"product": ("product", ID)},
-    "customer": {},
+    "price": {"product": ("product", ID), "tiers": ("", INCLUDED)},
+    "customer": {"tax_ids": ("", INCLUDED)},
     "subscription": {
         "customer": ("customer", ID),
         "latest_invoice": ("invoice", ID),
@@ -93,7 +97,7 @@ def _resolve(kind: str, text: str, listed: bool) -> Path:
             if i >= len(parts) or parts[i] != "data":
                 raise _cannot(text)
             i += 1
-    if steps[-1].how not in (ID, FLAG):  # an embedded object or list is there already
+    if steps[-1].how == LIST:  # a list is no object: Stripe refuses to expand it
         raise _cannot(text)
     if sum(step.how == ID for step in steps) > MAX_DEPTH:
         raise param_error("expand", f"{text} expands more than {MAX_DEPTH} levels.")
