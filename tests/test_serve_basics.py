@@ -251,6 +251,13 @@ def test_a_missing_object_names_the_parameter_that_named_it(server, client) -> N
             call()
         assert (raised.value.http_status, raised.value.code) == (404, "resource_missing")
         assert raised.value.param == param
+    # and in Stripe's words (the CLI keeps its own: "no customer 'cus_nobody'")
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.customers.retrieve("cus_nobody")
+    assert raised.value.user_message == "No such customer: 'cus_nobody'"
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.billing.meters.retrieve("mtr_nothing")
+    assert raised.value.user_message == "No such meter: 'mtr_nothing'"
     # the answer kept for an Idempotency-Key says the same when it is replayed
     for _ in range(2):
         with pytest.raises(stripe.InvalidRequestError) as raised:

@@ -16,6 +16,7 @@ from billing_cli.http.auth import Unauthorized
 from billing_cli.present.stripe_errors import classify, error_envelope
 
 _FLAG = re.compile(r"(?<![\w'\"-])--([a-z][a-z0-9-]*)")
+_NO_SUCH = re.compile(r"no ([a-z][a-z ]*?) ('[^']*'|\"[^\"]*\")")  # the api's "no customer 'x'"
 
 
 def _param_name(flag: str, aliases: Mapping[str, str]) -> str:
@@ -51,7 +52,10 @@ def error_response(
         return status, error_envelope(exc)
     first = _FLAG.search(exc.message)
     param = exc.param or (_param_name(first[1], aliases) if first else None)
-    if param is None and isinstance(exc, NotFound) and sent:
-        param = _missing_param(exc.message, sent)
     message = _FLAG.sub(lambda m: _param_name(m[1], aliases), exc.message)
+    if isinstance(exc, NotFound):
+        if param is None and sent:
+            param = _missing_param(exc.message, sent)
+        if missing := _NO_SUCH.fullmatch(message):  # Stripe's words: "No such customer: 'x'"
+            message = f"No such {missing[1]}: {missing[2]}"
     return status, error_envelope(exc, message=message + _public_hint(exc.hint), param=param)
