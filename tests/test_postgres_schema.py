@@ -5,6 +5,11 @@ named and the check exits 6 (SPEC 5.2)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import psycopg
 import pytest
 
@@ -110,3 +115,29 @@ def test_an_upgraded_ledger_has_the_schema_billing_creates(postgres_db: str) -> 
         conn.execute("INSERT INTO billing_schema (version) VALUES (1)")
     billing = build_alpaca(Billing(postgres_db))  # a writer upgrades the rest of the way
     assert billing.json("ledger", "check", now=NOW)["ok"] is True
+
+
+def test_a_user_who_may_not_build_the_comparison_is_told_so(ledger: Billing, pg_server) -> None:  # noqa: ANN001
+    """The comparison needs a scratch schema (CREATE on the database): a user without it
+    gets exit 6 saying the schema was not compared, never a silent pass."""
+    uri = str(ledger.db)
+    schema = uri.rsplit("%3D", 1)[1]
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS auditor")  # type: ignore[arg-type]
+        conn.execute("CREATE ROLE auditor LOGIN")
+        conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO auditor")  # type: ignore[arg-type]
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO auditor")  # type: ignore[arg-type]
+    try:
+        # a process of its own: this one keeps the schema it already built for the check above
+        argv = [sys.executable, "-m", "billing_cli", "--db", uri.replace("postgres:@", "auditor:@"),
+                "--now", NOW, "ledger", "check"]  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_")}
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+        result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+        assert result.returncode == 6, (result.stdout, result.stderr)
+        assert "schema: not compared" in result.stdout and "CREATE" in result.stdout
+    finally:
+        with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+            conn.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM auditor")  # type: ignore[arg-type]
+            conn.execute(f"REVOKE ALL ON SCHEMA {schema} FROM auditor")  # type: ignore[arg-type]
+            conn.execute("DROP ROLE auditor")
