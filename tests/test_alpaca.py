@@ -170,3 +170,11 @@ def test_demo_runs_the_story_into_a_throwaway_ledger(billing: Billing, tmp_path:
     assert shown["customer_address"]["city"] == "München"
     pdf = PdfReader(tmp_path / "ALPACA-0001.pdf").pages[0].extract_text()
     assert "Alpaca AI GmbH" in pdf and "Amount due 2.43 USD" in pdf
+
+
+@pytest.mark.sqlite_only
+def test_demo_refuses_a_database_uri(billing: Billing) -> None:
+    # a URI was taken as a file path: step 1 failed with exit 6 and "this is a bug"
+    result = billing("demo", "--db", "postgresql://alpaca@localhost/demo", now=None, db=None)
+    line = assert_error(result, 2, "new SQLite file")
+    assert "ledger copy demo.db" in result.stderr and line.endswith("new SQLite file")

@@ -110,8 +110,8 @@ def _kept(folder: Path) -> list[str]:
 
 
 def demo(
-    db: Annotated[
-        Path | None,
+    db_text: Annotated[
+        str | None,
         typer.Option(
             "--db",
             help="Keep the demo ledger at this new path, and ALPACA-0001.pdf beside it"
@@ -121,7 +121,13 @@ def demo(
 ) -> None:
     """Run the Alpaca AI example end to end (sample_data/): 19 % VAT, PDF, journal."""
     data_dir = sample_data_dir()
-    if db is not None:
+    if db_text is not None:
+        if "://" in db_text:
+            raise UsageError(
+                f"demo --db {db_text}: the demo keeps its ledger in a new SQLite file",
+                hint="run `billing demo --db demo.db`, then `billing ledger copy demo.db URI`",
+            )
+        db = Path(db_text)
         if db.exists() and db.stat().st_size > 0:
             raise UsageError(
                 f"demo --db {db}: the file exists",
