@@ -130,7 +130,12 @@ _GROUPS: dict[str, tuple[str, ...]] = {
     "customer": ("billing_cli.cli.customers", "customer_app"),
     "subscription": ("billing_cli.cli.subscriptions", "subscription_app"),
     "tax-rate": ("billing_cli.cli.tax_rates", "tax_rate_app"),
-    "event": ("billing_cli.cli.events", "event_app", "billing_cli.cli.late_events"),
+    "event": (
+        "billing_cli.cli.events",
+        "event_app",
+        "billing_cli.cli.event_import",
+        "billing_cli.cli.late_events",
+    ),
     "invoice": ("billing_cli.cli.invoices", "invoice_app", "billing_cli.cli.documents"),
     "credit-grant": ("billing_cli.cli.credits", "credit_grant_app"),
     "credit": ("billing_cli.cli.credits", "credit_app"),
