@@ -16,7 +16,14 @@ from pathlib import Path
 
 from billing_cli.api.context import Context
 from billing_cli.errors import Conflict, InvalidInput, LedgerError
-from billing_cli.storage.port import BackupCopy, copy_ledger_rows, is_postgres, open_store
+from billing_cli.storage.port import (
+    BackupCopy,
+    HeldStore,
+    copy_ledger_rows,
+    hold_store,
+    is_postgres,
+    open_store,
+)
 
 
 def _same_place(a: Path, b: Path) -> bool:
@@ -121,3 +128,26 @@ def held_open(ctx: Context) -> Iterator[None]:
     Held, checkpoints are SQLite's automatic ones, and the last one runs at shutdown."""
     with ctx.ledger(write=True):
         yield
+
+
+class SharedWriter:
+    """The ledger a long-running process writes through, one write at a time (the caller
+    serializes them: `billing serve`'s write lock). On SQLite one connection kept open, so the
+    pages a write touches stay cached for the next (storage/sqlite/held.py); on PostgreSQL
+    each write opens the ledger as a command does."""
+
+    def __init__(self, db: str | Path) -> None:
+        self._held: HeldStore | None = hold_store(db)
+
+    @contextmanager
+    def bound(self, ctx: Context) -> Iterator[Context]:
+        """`ctx` with the held ledger as its ledger: the use case's transactions run on it."""
+        if self._held is None:
+            yield ctx
+            return
+        with self._held.using() as led:
+            yield ctx.bound(led)
+
+    def close(self) -> None:
+        if self._held is not None:
+            self._held.close()

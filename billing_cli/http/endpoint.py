@@ -29,6 +29,7 @@ from starlette.responses import Response
 
 from billing_cli.api import Context
 from billing_cli.api.idempotency import Outcome, run_once
+from billing_cli.api.ledger import SharedWriter
 from billing_cli.clock import to_unix
 from billing_cli.errors import BillingError, InvalidInput, LedgerError
 from billing_cli.http.auth import ApiKeys, Sessions
@@ -83,6 +84,17 @@ class Server:
     # Writers of this process queue here rather than in SQLite's busy handler (which sleeps
     # in growing steps); other processes still meet them at SQLite's lock.
     write_lock: threading.Lock = field(default_factory=threading.Lock)
+    # What those writers write through (on SQLite one connection whose cache outlives a request).
+    writer: SharedWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.writer = SharedWriter(self.db)
+
+    def close(self) -> None:
+        """The server stops: the writer's connection is closed (with the write lock, so after
+        the last write)."""
+        with self.write_lock:
+            self.writer.close()
 
     def now(self) -> datetime:
         return self.frozen_now or datetime.now(UTC).replace(microsecond=0)
@@ -168,7 +180,7 @@ def _execute(
     key: str | None,
     fingerprint: str,
     write: bool,
-    sent: dict[str, str],
+    sent: Callable[[], dict[str, str]],
 ) -> Outcome:
     """In a worker thread: the use case, with the idempotency record when there is a key."""
     ctx = Context(db=server.db, now=server.now())
@@ -180,14 +192,14 @@ def _execute(
         if not _storable(exc):
             return None
         _log_failure(exc)
-        return _render(error_response(exc, spec.aliases, sent))
+        return _render(error_response(exc, spec.aliases, sent()))
 
-    with server.write_lock:
+    with server.write_lock, server.writer.bound(ctx) as held:
         if key is None:
-            status, text = _render(action(ctx))
+            status, text = _render(action(held))
             return Outcome(status, text, replayed=False)
         return run_once(
-            ctx,
+            held,
             key=key,
             fingerprint=fingerprint,
             execute=lambda bound: _render(action(bound)),
@@ -240,7 +252,10 @@ def endpoint(spec: Spec) -> Callable[[Request], Any]:
             call.params.done()
             fingerprint = _fingerprint(request, tree) if key is not None else ""
             write = request.method != "GET"
-            sent = {**flatten(tree), **request.path_params}
+
+            def sent() -> dict[str, str]:  # for an error's `param` only: flattened on demand
+                return {**flatten(tree), **request.path_params}
+
             outcome = await run_in_threadpool(
                 _execute, server, spec, action, key, fingerprint, write, sent
             )
@@ -249,8 +264,8 @@ def endpoint(spec: Spec) -> Callable[[Request], Any]:
                 headers["Idempotent-Replayed"] = "true"
         except Exception as exc:  # noqa: BLE001 - the boundary: every failure is an envelope
             _log_failure(exc)
-            sent = {**flatten(tree), **request.path_params}
-            status, data = error_response(exc, spec.aliases, sent)
+            params_sent = {**flatten(tree), **request.path_params}
+            status, data = error_response(exc, spec.aliases, params_sent)
             text = dumps(data)
         if status == 409:
             headers["Stripe-Should-Retry"] = "false"  # a conflict with state: retrying is futile

@@ -113,6 +113,9 @@ def serve(options: ServeOptions, extra_routes: Sequence[Any] = ()) -> int:
     )
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _ignore)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        server.close()
     sys.stderr.write("billing serve: stopped\n")
     return 0

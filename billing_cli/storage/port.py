@@ -282,6 +282,23 @@ def open_store(location: str | Path, *, create: bool) -> Iterator[LedgerStore]:
         yield led
 
 
+class HeldStore(Protocol):
+    """A ledger kept open across the uses of a long-running process (`billing serve`)."""
+
+    def using(self) -> AbstractContextManager[LedgerStore]: ...
+    def close(self) -> None: ...
+
+
+def hold_store(location: str | Path) -> HeldStore | None:
+    """An SQLite ledger kept open for one writer at a time (storage/sqlite/held.py); None for
+    PostgreSQL, whose server keeps its own caches across connections."""
+    if is_postgres(location):
+        return None
+    from billing_cli.storage.sqlite.held import HeldLedger
+
+    return HeldLedger(Path(location))
+
+
 @dataclass
 class Report:
     """Column names and the rows (lazily, as tuples) of one SQL report."""

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from billing_cli.storage.sqlite.connection import connect, release, translated
+from billing_cli.storage.sqlite.connection import connect, file_key, release, translated
 
 
 class LedgerBase:
@@ -15,16 +15,17 @@ class LedgerBase:
 
     backend = "sqlite"
 
-    def __init__(self, path: Path, *, create: bool) -> None:
+    def __init__(self, path: Path, *, create: bool, any_thread: bool = False) -> None:
         self.path = path
         self.name = str(path)
-        self.conn = connect(path, create=create)
+        self.conn = connect(path, create=create, any_thread=any_thread)
+        self.file = file_key(path)  # the file opened, whatever the path names later
         self.conn.row_factory = sqlite3.Row
         self._depth = 0
 
     def close(self) -> None:
         self.conn.close()
-        release(self.path)
+        release(self.path, self.file)
 
     def __enter__(self) -> LedgerBase:
         return self

@@ -169,10 +169,19 @@ def _file_key(path: Path) -> tuple[int, int]:
     return info.st_dev, info.st_ino
 
 
-def release(path: Path) -> None:
-    """A connection made by `connect` was closed."""
+def file_key(path: Path) -> tuple[int, int] | None:
+    """The file now at `path` (device, inode), None if there is none."""
+    try:
+        return _file_key(path)
+    except OSError:
+        return None
+
+
+def release(path: Path, key: tuple[int, int] | None = None) -> None:
+    """A connection made by `connect` was closed (`key`: the file it was opened on, which a
+    long-lived connection passes since the path may name another file by now)."""
     with contextlib.suppress(OSError), _HELD_LOCK:
-        key = _file_key(path)
+        key = key or _file_key(path)
         if _HELD.get(key, 0) > 1:
             _HELD[key] -= 1
         else:
@@ -188,8 +197,9 @@ def _check_writable(path: Path) -> None:
         )
 
 
-def connect(path: Path, *, create: bool) -> sqlite3.Connection:
-    """Open (and if `create`, make) a ledger, refusing foreign or newer files untouched."""
+def connect(path: Path, *, create: bool, any_thread: bool = False) -> sqlite3.Connection:
+    """Open (and if `create`, make) a ledger, refusing foreign or newer files untouched;
+    `any_thread`: used by one thread at a time, not always the same (`storage.sqlite.held`)."""
     try:
         exists = path.exists()
         is_dir = exists and path.is_dir()
@@ -219,7 +229,12 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
                 _check_header(path)
             _HELD[key] = _HELD.get(key, 0) + 1
         try:
-            conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms() / 1000)
+            conn = sqlite3.connect(
+                path,
+                isolation_level=None,
+                timeout=busy_timeout_ms() / 1000,
+                check_same_thread=not any_thread,
+            )
         except BaseException:
             release(path)
             raise
