@@ -27,6 +27,7 @@ import argparse
 import multiprocessing
 import os
 import platform
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -96,7 +97,22 @@ def bench_import(work: Path, csv_path: Path, customers: int, events: int) -> flo
     return elapsed
 
 
-def bench_stream(work: Path, events: list[dict], customers: int, clients: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench_stream(
+    work: Path, events: list[dict], customers: int, clients: int
+) -> tuple[float, float, float]:
+    """Seconds from the first request to the last answer, and the CPU seconds the server and
+    the clients spent meanwhile (where the two cores went)."""
     db = work / "stream.db"
     setup_ledger(db, customers)
     with running_server(db, now=NOW) as server:
@@ -111,14 +127,17 @@ def bench_stream(work: Path, events: list[dict], customers: int, clients: int) -
         for proc in procs:
             proc.start()
         time.sleep(1.0)  # every client imported the SDK and waits
+        server_cpu, clients_cpu = cpu_seconds(server.proc.pid), children_cpu()
         started = time.perf_counter()
         start.set()
         for proc in procs:
             proc.join()
         elapsed = time.perf_counter() - started
+        server_cpu = cpu_seconds(server.proc.pid) - server_cpu
+        clients_cpu = children_cpu() - clients_cpu
         assert all(proc.exitcode == 0 for proc in procs), [p.exitcode for p in procs]
         assert count_events(db) == len(events), (count_events(db), len(events))
-    return elapsed
+    return elapsed, server_cpu, clients_cpu
 
 
 def bench_latency(work: Path, customers: int, requests: int) -> list[float]:
@@ -155,7 +174,7 @@ def main() -> None:
         events = read_events(csv_path)
         load_before = os.getloadavg()[0]
         import_s = bench_import(work, csv_path, args.customers, args.events)
-        stream_s = bench_stream(work, events, args.customers, args.clients)
+        stream_s, server_cpu, clients_cpu = bench_stream(work, events, args.customers, args.clients)
         latencies = bench_latency(work, args.customers, args.latency_requests)
         load_after = os.getloadavg()[0]
     import_rate = args.events / import_s
@@ -170,6 +189,10 @@ def main() -> None:
     print(
         f"v2 stream, {args.clients} clients × {BATCH}/request: {stream_rate:10,.0f} events/s "
         f"({stream_s:.2f} s)"
+    )
+    print(
+        f"  CPU meanwhile: server {server_cpu:.2f} s, clients {clients_cpu:.2f} s "
+        f"(the stream's {stream_s:.2f} s on {os.cpu_count()} CPUs)"
     )
     print(f"ratio stream / import:     {stream_rate / import_rate:.2f}  (aim >= 0.5)")
     print(

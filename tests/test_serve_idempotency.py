@@ -188,3 +188,39 @@ def test_v2_unknown_token_is_a_session_expired_error(tmp_path: Path) -> None:
                 {"events": [{"event_name": "x", "payload": {"value": "1"}}]}
             )
         assert raised.value.http_status == 401
+
+
+def test_a_stored_conflict_leaves_none_of_its_request_behind(tmp_path: Path) -> None:
+    """A 409 is an answer, kept under its key; the events of the batch stored before the
+    conflict was found are rolled back with it, and the retry replays the 409."""
+    db = tmp_path / "b.db"
+    with running_server(db, now=NOW) as server:
+        client = server.client()
+        customer = _catalog(client)
+        token = client.v2.billing.meter_event_session.create().authentication_token
+        first = {
+            "event_name": "tokens",
+            "identifier": "taken",
+            "timestamp": "2026-11-01T08:30:00.000Z",
+            "payload": {"stripe_customer_id": customer, "value": "1"},
+        }
+        server.client(token).v2.billing.meter_event_stream.create({"events": [first]})
+        fresh = {**first, "identifier": "fresh"}
+        clash = {**first, "payload": {"stripe_customer_id": customer, "value": "2"}}
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "k-conflict"}
+        answers = [
+            httpx.post(
+                f"{server.url}/v2/billing/meter_event_stream",
+                json={"events": [fresh, clash]},
+                headers=headers,
+            )
+            for _ in range(2)
+        ]
+    assert [a.status_code for a in answers] == [409, 409]
+    assert answers[0].json()["error"]["code"] == "identifier_conflict"
+    assert answers[1].headers.get("Idempotent-Replayed") == "true"
+    assert answers[1].json() == answers[0].json()
+    assert _count(db, "meter_events") == 1
+    with sqlite3.connect(db) as conn:
+        kept = conn.execute("SELECT status FROM idempotency_keys WHERE key = 'k-conflict'")
+        assert kept.fetchall() == [(409,)]

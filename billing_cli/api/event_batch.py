@@ -64,11 +64,26 @@ def _input(index: int, event: BatchEvent) -> EventInput:
     )
 
 
-def send_events(ctx: Context, events: Sequence[BatchEvent]) -> BatchResult:
-    """Validate every event, then store them in one transaction (duplicates are no-ops)."""
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch whose events were checked each on its own (timestamps parsed, identifiers
+    checked or generated): work that needs no ledger, so a server does it before it queues for
+    the write lock, while another request holds it."""
+
+    inputs: list[EventInput]
+
+
+def prepare_events(events: Sequence[BatchEvent]) -> PreparedBatch:
+    """Check each event alone; the first bad one is named (`events[3].timestamp`)."""
     if len(events) > MAX_BATCH:
         raise InvalidInput(f"{len(events)} events in one batch", hint=f"send at most {MAX_BATCH}")
-    inputs = [_input(i, e) for i, e in enumerate(events)]
+    return PreparedBatch([_input(i, e) for i, e in enumerate(events)])
+
+
+def send_events(ctx: Context, batch: PreparedBatch) -> BatchResult:
+    """Validate every event against the ledger, then store them in one transaction
+    (duplicates are no-ops)."""
+    inputs = batch.inputs
     now = ctx.now_ts
     with ctx.ledger(write=True) as led, led.write():
         meters = led.meters_by_event_name()

@@ -130,9 +130,11 @@ def stream(call: Call) -> Action:
                 timestamp=p.text("timestamp", max_len=64),
             )
         )
+    call.params.done()  # an unknown parameter is named before a bad timestamp, as ever
+    prepared = event_batch.prepare_events(batch)  # outside the write lock
 
     def act(ctx: Context) -> Reply:
-        event_batch.send_events(ctx, batch)
+        event_batch.send_events(ctx, prepared)
         return 200, {}
 
     return act
