@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/serve_bench.py [--events 100000] [--customers 1000]
                                                [--clients 4] [--latency-requests 2000]
+                                               [--compare-with SRC]
 
 Generates N events (random identifiers, `stripe_customer_id,value` payloads, timestamps in the
 past month, as import_bench.py does) and, in the same run:
@@ -12,7 +13,10 @@ past month, as import_bench.py does) and, in the same run:
    stream: one meter event session, then `--clients` processes, each sending its share in
    requests of 100 events with `client.v2.billing.meter_event_stream.create`, started together;
    events/s from the first request to the last answer, and its ratio to the import's (aim:
-   >= 0.5), after checking that the ledger holds exactly N events;
+   >= 0.5), after checking that the ledger holds exactly N events; with the CPU seconds the
+   server and the clients spent meanwhile. `--compare-with SRC` streams the same events through
+   a server run from SRC's billing_cli too (e.g. `git archive OLD billing_cli | tar -x -C SRC`),
+   so before and after are measured in the same run against the same import;
 3. times `--latency-requests` single `client.v1.billing.meter_events.create` calls, one after
    the other from one client: p50 and p99 of the round trip as the SDK sees it.
 
@@ -109,13 +113,15 @@ def children_cpu() -> float:
 
 
 def bench_stream(
-    work: Path, events: list[dict], customers: int, clients: int
+    work: Path, events: list[dict], customers: int, clients: int, source: Path | None = None
 ) -> tuple[float, float, float]:
     """Seconds from the first request to the last answer, and the CPU seconds the server and
-    the clients spent meanwhile (where the two cores went)."""
-    db = work / "stream.db"
+    the clients spent meanwhile (where the cores went). `source`: run the server from that
+    folder's billing_cli (another checkout) instead of this one's."""
+    db = work / f"stream-{os.urandom(4).hex()}.db"
     setup_ledger(db, customers)
-    with running_server(db, now=NOW) as server:
+    env = billing_env(PYTHONPATH=str(source)) if source is not None else None
+    with running_server(db, now=NOW, env=env) as server:
         token = server.client().v2.billing.meter_event_session.create().authentication_token
         shares = [events[i::clients] for i in range(clients)]
         ctx = multiprocessing.get_context("fork")
@@ -166,6 +172,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--latency-requests", type=int, default=2_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--compare-with",
+        type=Path,
+        metavar="SRC",
+        help="also stream through a server run from SRC's billing_cli (say, a `git archive` "
+        "of the commit before a change), in the same run, against the same import",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as tmp:
         work = Path(tmp)
@@ -174,6 +187,11 @@ def main() -> None:
         events = read_events(csv_path)
         load_before = os.getloadavg()[0]
         import_s = bench_import(work, csv_path, args.customers, args.events)
+        compared = None
+        if args.compare_with is not None:
+            compared = bench_stream(
+                work, events, args.customers, args.clients, args.compare_with.resolve()
+            )
         stream_s, server_cpu, clients_cpu = bench_stream(work, events, args.customers, args.clients)
         latencies = bench_latency(work, args.customers, args.latency_requests)
         load_after = os.getloadavg()[0]
@@ -195,6 +213,13 @@ def main() -> None:
         f"(the stream's {stream_s:.2f} s on {os.cpu_count()} CPUs)"
     )
     print(f"ratio stream / import:     {stream_rate / import_rate:.2f}  (aim >= 0.5)")
+    if compared is not None:
+        other_s, other_server, other_clients = compared
+        print(
+            f"v2 stream from {args.compare_with}: {args.events / other_s:10,.0f} events/s "
+            f"({other_s:.2f} s; CPU: server {other_server:.2f} s, clients {other_clients:.2f} s)"
+            f", ratio {args.events / other_s / import_rate:.2f}"
+        )
     print(
         f"v1 meter_events.create, {len(latencies):,} requests: "
         f"p50 {cuts[49] * 1000:.2f} ms, p99 {cuts[98] * 1000:.2f} ms"
