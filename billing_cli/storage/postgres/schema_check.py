@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 
 from billing_cli.storage.postgres.schema import MIGRATIONS
+from billing_cli.storage.schema_diff import schema_differences
 
 # kind, name, description: one row per object of the schema on the search_path.
 _DESCRIBE = """
@@ -120,6 +121,11 @@ def _definition(trigger: str) -> str:
     return trigger.rpartition(" enabled=")[0]
 
 
+def _disabled(kind: str, wanted: str, found: str) -> bool:
+    """The trigger billing created, switched off (`ALTER TABLE … DISABLE TRIGGER`)."""
+    return kind == "trigger" and _definition(found) == _definition(wanted)
+
+
 def schema_problems(conn: Any, uri: str) -> list[str]:
     """Every object missing, changed or added compared with billing's own schema."""
     version = conn.execute("SELECT coalesce(max(version), 0) FROM billing_schema").fetchone()[0]
@@ -132,20 +138,4 @@ def schema_problems(conn: Any, uri: str) -> list[str]:
             f" builds and rolls back ({' '.join(str(exc).split())}); run `ledger check` as the"
             " ledger's owner or grant it CREATE on the database"
         ]
-    found = []
-    for (kind, name), text in want.items():
-        if (kind, name) not in have:
-            found.append(f"schema: {kind} {name} is missing (dropped outside billing)")
-        elif have[(kind, name)] != text:
-            if kind == "trigger" and _definition(have[(kind, name)]) == _definition(text):
-                found.append(f"schema: trigger {name} is disabled (switched off outside billing)")
-                continue
-            found.append(
-                f"schema: {kind} {name} is not the one billing created (replaced outside billing)"
-            )
-    found += [
-        f"schema: {kind} {name} was not created by billing (added outside billing)"
-        for kind, name in have
-        if (kind, name) not in want
-    ]
-    return found
+    return schema_differences(want, have, disabled=_disabled)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from billing_cli.storage.schema_diff import schema_differences
 from billing_cli.storage.sqlite.connection import split_script
 from billing_cli.storage.sqlite.schema import MIGRATIONS
 
@@ -38,18 +39,4 @@ def expected_objects(version: int) -> dict[tuple[str, str], str]:
 def schema_problems(conn: sqlite3.Connection) -> list[str]:
     """Every object missing, changed or added compared with billing's own schema."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
-    want, have = expected_objects(version), _objects(conn)
-    found = []
-    for (kind, name), sql in want.items():
-        if (kind, name) not in have:
-            found.append(f"schema: {kind} {name} is missing (dropped outside billing)")
-        elif have[(kind, name)] != sql:
-            found.append(
-                f"schema: {kind} {name} is not the one billing created (replaced outside billing)"
-            )
-    found += [
-        f"schema: {kind} {name} was not created by billing (added outside billing)"
-        for kind, name in have
-        if (kind, name) not in want
-    ]
-    return found
+    return schema_differences(expected_objects(version), _objects(conn))
