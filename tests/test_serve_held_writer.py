@@ -7,6 +7,7 @@ command refuses it, and the WAL is checkpointed away when the server stops.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -88,3 +89,18 @@ def test_a_ledger_migrated_by_a_newer_program_meanwhile_is_refused(tmp_path: Pat
     with sqlite3.connect(db) as conn:
         names = [r[0] for r in conn.execute("SELECT name FROM customers ORDER BY name")]
     assert names == ["C0", "C1", "C2", "D"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_a_ledger_made_read_only_meanwhile_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "b.db"
+    _ledger(db)
+    with running_server(db, now=NOW) as server:
+        client = server.client()
+        client.v1.customers.create({"name": "D"})  # the writer is open now
+        db.chmod(0o444)
+        try:
+            with pytest.raises(stripe.StripeError, match="read-only"):
+                client.v1.customers.create({"name": "E"})
+        finally:
+            db.chmod(0o644)

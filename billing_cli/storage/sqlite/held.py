@@ -9,14 +9,16 @@ itself when another process (an `event import`, an `invoice run`) has written in
 
 What a fresh connection checked on every request is still checked: before each use, that the
 path still names the file that was opened (a ledger replaced or removed is opened anew, as a
-request would have) and that its schema is the one this program writes (another billing_cli
-may have migrated it: it is then opened anew, which refuses a newer file as any command does).
+request would have), that it may still be written, and that its schema is the one this
+program writes (another billing_cli may have migrated it: it is then opened anew, which
+refuses a newer file, or a read-only one, as any command does).
 Transactions are the ledger's own (`write()`): one request = one transaction, as before.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -67,8 +69,8 @@ class HeldLedger:
         return led
 
     def _still_valid(self, led: Any) -> bool:
-        if file_key(self.path) != led.file:
-            return False
+        if file_key(self.path) != led.file or not os.access(self.path, os.W_OK):
+            return False  # opened anew: a read-only ledger is then refused as by any command
         return bool(led.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION)
 
     def close(self) -> None:
