@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +81,10 @@ def running_server(
     keys: tuple[str, ...] = (KEY,),
     quiet: bool = True,
     env: dict[str, str] | None = None,
+    prefix: Sequence[str] = (),
 ) -> Iterator[RunningServer]:
-    args = [sys.executable, "-m", "billing_cli", "--db", str(db)]
+    """`prefix`: a command the server runs under (`setpriv`, to let file permissions apply)."""
+    args = [*prefix, sys.executable, "-m", "billing_cli", "--db", str(db)]
     if now is not None:
         args += ["--now", now]
     args += ["serve", "--port", "0"]

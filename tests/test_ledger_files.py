@@ -140,7 +140,7 @@ def test_restoring_the_whole_file_makes_it_work_again(billing, db: Path, tmp_pat
 
 
 # -- read-only: the operating system must say no -------------------------------------------
-def _unprivileged() -> list[str]:
+def unprivileged() -> list[str]:
     """A command prefix under which file permissions apply. Root ignores them (CAP_DAC_OVERRIDE),
     so as root the program runs with that capability dropped (util-linux `setpriv`)."""
     if os.geteuid() != 0:
@@ -160,7 +160,7 @@ def run_real(
     """The real program (python -m billing_cli) in a process of its own."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_")}
     return subprocess.run(
-        [*_unprivileged(), sys.executable, "-m", "billing_cli", "--db", str(db), *args],
+        [*unprivileged(), sys.executable, "-m", "billing_cli", "--db", str(db), *args],
         capture_output=True,
         text=True,
         env={**clean, **(env or {})},

@@ -7,7 +7,6 @@ command refuses it, and the WAL is checkpointed away when the server stops.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -20,6 +19,7 @@ from billing_cli.api.catalog import create_customer, create_meter
 from billing_cli.clock import parse_time
 from billing_cli.storage.sqlite.schema import SCHEMA_VERSION
 from tests.serve_harness import billing_env, running_server
+from tests.test_ledger_files import unprivileged
 from tests.trust_state import assert_event_chain_and_rollups_whole, billing_argv
 
 NOW = "2026-11-01T09:00:00Z"
@@ -91,11 +91,10 @@ def test_a_ledger_migrated_by_a_newer_program_meanwhile_is_refused(tmp_path: Pat
     assert names == ["C0", "C1", "C2", "D"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
 def test_a_ledger_made_read_only_meanwhile_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "b.db"
     _ledger(db)
-    with running_server(db, now=NOW) as server:
+    with running_server(db, now=NOW, prefix=unprivileged()) as server:
         client = server.client()
         client.v1.customers.create({"name": "D"})  # the writer is open now
         db.chmod(0o444)
