@@ -188,7 +188,7 @@ def test_progress_bar_only_when_stderr_is_a_terminal(monkeypatch, tmp_path) -> N
     import sys
 
     from billing_cli.api.event_import import ImportSummary
-    from billing_cli.cli.event_import import _Progress
+    from billing_cli.cli.event_ingest import _Progress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

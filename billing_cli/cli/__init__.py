@@ -131,9 +131,9 @@ _GROUPS: dict[str, tuple[str, ...]] = {
     "subscription": ("billing_cli.cli.subscriptions", "subscription_app"),
     "tax-rate": ("billing_cli.cli.tax_rates", "tax_rate_app"),
     "event": (
-        "billing_cli.cli.events",
+        "billing_cli.cli.event_ingest",
         "event_app",
-        "billing_cli.cli.event_import",
+        "billing_cli.cli.events",
         "billing_cli.cli.late_events",
     ),
     "invoice": ("billing_cli.cli.invoices", "invoice_app", "billing_cli.cli.documents"),

@@ -1,8 +1,5 @@
-"""`billing event send|import|list|cancel` and `billing meter usage`: parse, call, render.
-
-Errors and progress go to stderr, data to stdout (SPEC 5.1): an import's reject report and
-summary are on stderr, and only its `--json` summary object is on stdout.
-"""
+"""`billing event list|cancel` and `billing meter usage`: parse, call, render (send and import
+are in event_ingest.py, which defines the `event` group)."""
 
 from __future__ import annotations
 
@@ -14,6 +11,7 @@ import typer
 from billing_cli.api import events as api
 from billing_cli.cli import context
 from billing_cli.cli.catalog import IdArg, meter_app
+from billing_cli.cli.event_ingest import event_app
 from billing_cli.cli.output import (
     ID,
     NUMBER,
@@ -30,31 +28,8 @@ from billing_cli.cli.output import (
     render_one,
     time_column,
 )
-from billing_cli.clock import format_time
-from billing_cli.errors import (
-    LateEventsStored,
-)
 from billing_cli.present import stripe_json as serialize
 from billing_cli.present.amounts import decimal_str
-
-event_app = typer.Typer(no_args_is_help=True, help="Meter events: send, import, list, cancel.")
-
-
-MaxAgeOption = Annotated[
-    str | None,
-    typer.Option(
-        "--max-age",
-        help="How old a timestamp may be, e.g. 400d for a back-fill [35d, as Stripe].",
-    ),
-]
-FailOnLateOption = Annotated[
-    bool,
-    typer.Option(
-        "--fail-on-late",
-        help="Exit 7 when an event is stored late (in a period already invoiced).",
-    ),
-]
-LATE_HINT = "`billing event late` lists them; `--resolve next-invoice` bills them"
 
 
 def _payload_lines(row: dict) -> tuple[str, ...]:
@@ -71,61 +46,6 @@ EVENT_COLUMNS = [
     Column("status", lambda r: r["billing_cli"]["status"]),
     Column("cancelled", lambda r: r["billing_cli"]["cancelled"], stack=True),
 ]
-
-
-@event_app.command("send")
-def event_send(
-    ctx: typer.Context,
-    event_name: Annotated[str, typer.Option(help="The meter's event name.")],
-    payload: Annotated[
-        list[str] | None, typer.Option("--payload", help="KEY=VALUE, repeatable.")
-    ] = None,
-    customer: Annotated[
-        str | None, typer.Option(help="Short form: the customer (fills the meter's key).")
-    ] = None,
-    value: Annotated[str | None, typer.Option(help="Short form: the value (decimal).")] = None,
-    identifier: Annotated[
-        str | None, typer.Option(help="Idempotency key (generated when omitted).")
-    ] = None,
-    timestamp: Annotated[
-        str | None, typer.Option(help="When it happened: Unix seconds or ISO 8601 [now].")
-    ] = None,
-    max_age: MaxAgeOption = None,
-    fail_on_late: FailOnLateOption = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Record one usage event (Stripe's meter event); re-sending it is a no-op. A timestamp
-    more than 35 days old is refused (exit 4) unless --max-age allows it."""
-    sent = api.send_event(
-        context(ctx),
-        event_name=event_name,
-        payload=payload,
-        customer=customer,
-        value=value,
-        identifier=identifier,
-        timestamp=timestamp,
-        max_age=max_age,
-    )
-    event = sent.event
-    if sent.duplicate:
-        note(f"duplicate: event {event.identifier} was already recorded; nothing changed")
-    elif event.status == "late":
-        note(
-            f"late: {format_time(event.timestamp)} lies in a period a finalized invoice already "
-            "billed; it counts in no invoice until `billing event late --resolve next-invoice`"
-        )
-    if not sent.duplicate and (event.value or "").startswith("-"):
-        note(
-            f"negative value {event.value}: a correction, it lowers the period's total; a total"
-            " below 0 bills quantity 0 (as Stripe), nothing carries over"
-        )
-    render_one(serialize.meter_event_dict(event), as_json=as_json, title="meter event")
-    if fail_on_late and event.status == "late" and not sent.duplicate:
-        raise LateEventsStored(
-            f"event {event.identifier} was stored late: {format_time(event.timestamp)} lies in a"
-            " period a finalized invoice already billed",
-            hint=LATE_HINT,
-        )
 
 
 # -- list, cancel --------------------------------------------------------------------------

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from billing_cli.cli import context
-from billing_cli.cli.events import EVENT_COLUMNS, event_app
+from billing_cli.cli.event_ingest import event_app
+from billing_cli.cli.events import EVENT_COLUMNS
 from billing_cli.cli.output import (
     ID,
     AllOption,

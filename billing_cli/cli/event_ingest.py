@@ -1,8 +1,8 @@
-"""`billing event import`: a CSV or JSONL file (or stdin) into the ledger, with a reject report.
+"""`billing event send` and `billing event import`: usage into the ledger, one event or a file.
 
-Errors, rejects and progress go to stderr, data to stdout (SPEC 5.1): only the `--json` summary
-object is on stdout. Its own module because the reject file, the progress line and the Ctrl-C
-report are most of the event commands' code.
+Errors, rejects and progress go to stderr, data to stdout (SPEC 5.1): an import's reject report
+and summary are on stderr, and only its `--json` summary object is on stdout. The `event` group
+is defined here so that `billing event --help` lists send and import first.
 """
 
 from __future__ import annotations
@@ -21,16 +21,13 @@ from billing_cli.api import event_import as importer
 from billing_cli.api import events as api
 from billing_cli.api.event_import import BOOKKEEPING, ImportSummary, RejectedRow
 from billing_cli.cli import context
-from billing_cli.cli.events import (
-    LATE_HINT,
-    FailOnLateOption,
-    MaxAgeOption,
-    event_app,
-)
 from billing_cli.cli.output import (
     JsonOption,
     console,
+    note,
+    render_one,
 )
+from billing_cli.clock import format_time
 from billing_cli.errors import (
     Conflict,
     ImportRejected,
@@ -38,6 +35,85 @@ from billing_cli.errors import (
     LateEventsStored,
     UsageError,
 )
+from billing_cli.present import stripe_json as serialize
+
+event_app = typer.Typer(no_args_is_help=True, help="Meter events: send, import, list, cancel.")
+
+
+MaxAgeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--max-age",
+        help="How old a timestamp may be, e.g. 400d for a back-fill [35d, as Stripe].",
+    ),
+]
+FailOnLateOption = Annotated[
+    bool,
+    typer.Option(
+        "--fail-on-late",
+        help="Exit 7 when an event is stored late (in a period already invoiced).",
+    ),
+]
+LATE_HINT = "`billing event late` lists them; `--resolve next-invoice` bills them"
+
+
+@event_app.command("send")
+def event_send(
+    ctx: typer.Context,
+    event_name: Annotated[str, typer.Option(help="The meter's event name.")],
+    payload: Annotated[
+        list[str] | None, typer.Option("--payload", help="KEY=VALUE, repeatable.")
+    ] = None,
+    customer: Annotated[
+        str | None, typer.Option(help="Short form: the customer (fills the meter's key).")
+    ] = None,
+    value: Annotated[str | None, typer.Option(help="Short form: the value (decimal).")] = None,
+    identifier: Annotated[
+        str | None, typer.Option(help="Idempotency key (generated when omitted).")
+    ] = None,
+    timestamp: Annotated[
+        str | None, typer.Option(help="When it happened: Unix seconds or ISO 8601 [now].")
+    ] = None,
+    max_age: MaxAgeOption = None,
+    fail_on_late: FailOnLateOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Record one usage event (Stripe's meter event); re-sending it is a no-op. A timestamp
+    more than 35 days old is refused (exit 4) unless --max-age allows it."""
+    sent = api.send_event(
+        context(ctx),
+        event_name=event_name,
+        payload=payload,
+        customer=customer,
+        value=value,
+        identifier=identifier,
+        timestamp=timestamp,
+        max_age=max_age,
+    )
+    event = sent.event
+    if sent.duplicate:
+        note(f"duplicate: event {event.identifier} was already recorded; nothing changed")
+    elif event.status == "late":
+        note(
+            f"late: {format_time(event.timestamp)} lies in a period a finalized invoice already "
+            "billed; it counts in no invoice until `billing event late --resolve next-invoice`"
+        )
+    if not sent.duplicate and (event.value or "").startswith("-"):
+        note(
+            f"negative value {event.value}: a correction, it lowers the period's total; a total"
+            " below 0 bills quantity 0 (as Stripe), nothing carries over"
+        )
+    render_one(serialize.meter_event_dict(event), as_json=as_json, title="meter event")
+    if fail_on_late and event.status == "late" and not sent.duplicate:
+        raise LateEventsStored(
+            f"event {event.identifier} was stored late: {format_time(event.timestamp)} lies in a"
+            " period a finalized invoice already billed",
+            hint=LATE_HINT,
+        )
+
+
+# -- import --------------------------------------------------------------------------------
+
 
 MAX_LISTED_REJECTS = 20
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
