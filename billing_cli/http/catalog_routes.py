@@ -33,12 +33,6 @@ PRICE_ALIASES = {
 _WHOLE = re.compile(r"[0-9]{1,18}", re.ASCII)
 
 
-def _metadata(p: Params) -> list[str] | None:
-    """Stripe's `metadata[k]=v` as the api layer's `k=v` pairs."""
-    meta = p.strings("metadata")
-    return None if meta is None else [f"{k}={v}" for k, v in meta.items()]
-
-
 # -- products ------------------------------------------------------------------------------
 
 
@@ -48,7 +42,7 @@ def create_product(call: Call) -> Action:
     description = p.text("description")
     unit_label = p.text("unit_label")
     product_id = p.text("id")
-    metadata = _metadata(p)
+    metadata = p.metadata()
 
     def act(ctx: Context) -> Reply:
         product = catalog.create_product(
@@ -126,7 +120,7 @@ def create_price(call: Call) -> Action:
         "tiers_mode": p.text("tiers_mode"),
         "nickname": p.text("nickname"),
         "lookup_key": p.text("lookup_key"),
-        "metadata": _metadata(p),
+        "metadata": p.metadata(),
         "price_id": p.text("id"),
     }
 
@@ -194,7 +188,7 @@ def create_customer(call: Call) -> Action:
     name = p.text("name")
     email = p.text("email")
     invoice_prefix = p.text("invoice_prefix")
-    metadata = _metadata(p)
+    metadata = p.metadata()
     address = _address(p)
     tax_ids = []
     for tax_id in p.hashes("tax_id_data"):
@@ -222,7 +216,7 @@ def update_customer(call: Call) -> Action:
     customer_id = call.path_param("id")
     name = p.text("name")
     email = p.text("email")
-    metadata = _metadata(p)
+    metadata = p.metadata()
     address = _address(p)
 
     def act(ctx: Context) -> Reply:

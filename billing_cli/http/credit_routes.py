@@ -74,7 +74,7 @@ def create(call: Call) -> Action:
     effective_at = _time(p, "effective_at")
     expires_at = _time(p, "expires_at")
     name = p.text("name")
-    metadata = p.strings("metadata")
+    metadata = p.metadata()
     grant_id = p.text("id")
 
     def act(ctx: Context) -> Reply:
@@ -89,7 +89,7 @@ def create(call: Call) -> Action:
             expires_at=expires_at,
             prices=prices,
             name=name,
-            metadata=None if metadata is None else [f"{k}={v}" for k, v in metadata.items()],
+            metadata=metadata,
             grant_id=grant_id,
         )
         return 200, credit_grant_dict(state)

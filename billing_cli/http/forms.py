@@ -238,6 +238,11 @@ class Params:
             )
         return dict(value)
 
+    def metadata(self) -> list[str] | None:
+        """Stripe's `metadata[k]=v` as the api layer's `k=v` pairs (what `--metadata` takes)."""
+        meta = self.strings("metadata")
+        return None if meta is None else [f"{k}={v}" for k, v in meta.items()]
+
     def done(self) -> None:
         """Refuse any parameter no reader asked for (Stripe's `parameter_unknown`)."""
         for key in self._tree:

@@ -56,7 +56,7 @@ def create(call: Call) -> Action:
     trial_now = p.raw("trial_end") == "now"
     trial_end = _time(p, "trial_end", now_word=True)
     trial_days = p.int_text("trial_period_days")
-    metadata = p.strings("metadata")
+    metadata = p.metadata()
 
     def act(ctx: Context) -> Reply:
         sub = subscriptions.create_subscription(
@@ -67,7 +67,7 @@ def create(call: Call) -> Action:
             backdate_start_date=backdate,
             trial_end=None if trial_now else trial_end,
             trial_period_days=trial_days,
-            metadata=None if metadata is None else [f"{k}={v}" for k, v in metadata.items()],
+            metadata=metadata,
         )
         return _one(ctx, sub)
 

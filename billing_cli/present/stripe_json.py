@@ -321,30 +321,23 @@ def v2_time(ts: int) -> str:
 def v2_meter_event_dict(e: StoredEvent) -> dict[str, Any]:
     """Stripe's v2.billing.meter_event: the v1 fields with times as RFC 3339 text."""
     return {
+        **meter_event_dict(e),
         "object": "v2.billing.meter_event",
         "created": v2_time(e.received),
-        "event_name": e.event_name,
-        "identifier": e.identifier,
-        "livemode": False,
-        "payload": e.payload,
         "timestamp": v2_time(e.timestamp),
-        "billing_cli": {"status": e.status, "cancelled": e.cancelled},
     }
 
 
 def v2_meter_event_adjustment_dict(e: StoredEvent, created: int) -> dict[str, Any]:
-    """Stripe's v2.billing.meter_event_adjustment for a cancellation. Its id is derived from
-    the event it cancels (an event is cancelled at most once), so a retry answers the same."""
+    """Stripe's v2.billing.meter_event_adjustment for a cancellation: the v1 fields, an id and
+    a time. The id is derived from the event it cancels (an event is cancelled at most once),
+    so a retry answers the same."""
     digest = hashlib.sha256(f"{e.event_name}|{e.identifier}".encode()).hexdigest()
     return {
         "id": f"mtradj_{digest[:24]}",
+        **meter_event_adjustment_dict(e),
         "object": "v2.billing.meter_event_adjustment",
-        "cancel": {"identifier": e.identifier},
         "created": v2_time(created),
-        "event_name": e.event_name,
-        "livemode": False,
-        "status": "complete",
-        "type": "cancel",
     }
 
 
