@@ -17,6 +17,7 @@ per row.
 from __future__ import annotations
 
 import gc
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -100,6 +101,7 @@ class _DryRun(Exception):
 
 
 Pending = tuple[int, EventInput, str, "RawRow | list[str]"]  # line, event, identifier, source
+Batch = tuple[list[Pending], list[RejectedRow], int, bool]  # events, rejects, read so far, last
 
 
 class _Importer:
@@ -126,9 +128,21 @@ class _Importer:
         self._coverage: Coverage | None = None
         self._coverage_mark: object = None
         self.batches = 0  # committed (flushed) batches
+        self.fork = False  # hand the input over to `import_pipeline` after the first batch
         self.complete = False  # the input was read to its end and its last batch committed
 
-    def run(self, batch_size: int) -> None:
+    def run(self, batches: Iterator[Batch]) -> bool:
+        """Commit `batches` one by one; True when the input was read to its end. With `fork`,
+        stop after the first batch: the caller imports the rest in two processes."""
+        for batch, rejects, read, last in batches:
+            self._flush(batch, rejects, read, last)
+            if not last and self.fork:
+                return False
+        return True
+
+    def batches_of(self, batch_size: int) -> Iterator[Batch]:
+        """The input in batches of `batch_size` rows (rejected rows count: a file of bad rows
+        is committed as it goes too): (events, rejects, rows read so far, last)."""
         deriver = IdentifierDeriver()
         derive = deriver.derive
         batch: list[Pending] = []
@@ -139,19 +153,16 @@ class _Importer:
             if type(ev) is not EventInput:
                 code, message = ev.code, ev.message  # type: ignore[union-attr]
                 rejects.append(self._reject(line, source, None, code, message))
-                if len(batch) + len(rejects) >= batch_size:
-                    self._flush(batch, rejects, read)
-                    batch, rejects = [], []
-                continue
-            ident = ev.identifier
-            if ident is None:
-                ident = derive(ev.event_name, ev.timestamp, ev.payload)
-            batch.append((line, ev, ident, source))
-            if len(batch) + len(rejects) >= batch_size:  # rejects too: a file of bad rows
-                self._flush(batch, rejects, read)
+            else:
+                ident = ev.identifier
+                if ident is None:
+                    ident = derive(ev.event_name, ev.timestamp, ev.payload)
+                batch.append((line, ev, ident, source))
+            if len(batch) + len(rejects) >= batch_size:
+                yield batch, rejects, read, False
                 batch, rejects = [], []
         self.summary.derived_identifiers = deriver.derived
-        self._flush(batch, rejects, read, last=True)
+        yield batch, rejects, read, True
 
     def _reject(
         self, line: int, source: RawRow | list[str], ident: str | None, code: str, message: str
@@ -185,20 +196,30 @@ class _Importer:
             except StaleBatch:  # an invoice was finalized meanwhile: validate under the lock
                 del rejects[before:]
                 valid, owners, skipped = self._append(self.led.write(), batch, rejects)
-            for i, kind in skipped:
-                if kind == "duplicate":
-                    duplicates += 1
-                    continue
-                line, ev, ident, source = owners[i]
-                message = (
-                    f"identifier {ident!r} exists with another event_name, payload or timestamp"
-                )
-                rejects.append(
-                    self._reject(line, source, ev.identifier, "identifier_conflict", message)
-                )
-            not_stored = {i for i, _ in skipped}
+            duplicates = self.classify(skipped, owners, rejects)
             accepted = len(valid) - len(skipped)
+            not_stored = {i for i, _ in skipped}
             late = sum(1 for i, v in enumerate(valid) if v.status == "late" and i not in not_stored)
+        self.count(accepted, duplicates, late, rejects)
+
+    def classify(
+        self, skipped: list[tuple[int, str]], owners: list[Pending], rejects: list[RejectedRow]
+    ) -> int:
+        """Count the duplicates among the rows `chain_batch` skipped and reject the conflicts
+        (an identifier stored with other content); returns the number of duplicates."""
+        duplicates = 0
+        for i, kind in skipped:
+            if kind == "duplicate":
+                duplicates += 1
+                continue
+            line, ev, ident, source = owners[i]
+            message = f"identifier {ident!r} exists with another event_name, payload or timestamp"
+            rejects.append(self._reject(line, source, ev.identifier, "identifier_conflict", message))
+        return duplicates
+
+    def count(self, accepted: int, duplicates: int, late: int, rejects: list[RejectedRow]) -> None:
+        """Add a committed batch to the summary and report its rejects (in line order) and
+        the progress."""
         summary = self.summary
         summary.accepted += accepted
         summary.duplicates += duplicates
@@ -216,7 +237,7 @@ class _Importer:
     ) -> tuple[list[ValidEvent], list[Pending], list[tuple[int, str]]]:  # fmt: skip
         assert self.led is not None
         with transaction:
-            valid, owners = self._validate(self.led, batch, rejects)
+            valid, owners = self.validate(self.led, batch, rejects)
             return valid, owners, self.led.append_events(valid, self.now)
 
     def _current_coverage(self, led: LedgerStore) -> Coverage:
@@ -225,7 +246,7 @@ class _Importer:
             self._coverage, self._coverage_mark = Coverage(led.finalized_periods()), mark
         return self._coverage
 
-    def _validate(
+    def validate(
         self, led: LedgerStore, batch: list[Pending], rejects: list[RejectedRow]
     ) -> tuple[list[ValidEvent], list[Pending]]:
         meters = led.meters_by_event_name()
@@ -295,18 +316,31 @@ def import_events(
 
 
 def _import(ctx: Context, importer: _Importer, dry_run: bool, batch_size: int) -> None:
+    batches = importer.batches_of(batch_size)
     if not ctx.ledger_exists():  # nothing to import into, and nothing is created
-        importer.run(batch_size)
+        importer.run(batches)
         return
     with ctx.ledger(write=not dry_run) as led:
         led.bulk_import_mode()
         importer.led = led
+        # Past one batch, an SQLite import prepares its batches in a second process (see
+        # import_pipeline), which needs this connection closed before it forks.
+        importer.fork = (
+            not dry_run and led.backend == "sqlite" and hasattr(os, "fork")
+            and threading.current_thread() is threading.main_thread()
+        )  # fmt: skip
         if not dry_run:
-            importer.run(batch_size)
+            done = importer.run(batches)
+        else:
+            try:
+                with led.write():
+                    importer.run(batches)
+                    raise _DryRun
+            except _DryRun:
+                pass
             return
-        try:
-            with led.write():
-                importer.run(batch_size)
-                raise _DryRun
-        except _DryRun:
-            pass
+    if not done:
+        from billing_cli.api.import_pipeline import continue_forked
+
+        importer.led = None
+        continue_forked(ctx, importer, batches)

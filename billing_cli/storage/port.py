@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the records only annotate: `event send` must not import inv
     from billing_cli.domain.aggregation import Aggregate, Bucket, EventPoint
     from billing_cli.domain.chain import ChainEntry
     from billing_cli.domain.credits import CreditChainEntry, CreditGrant, Transaction
+    from billing_cli.domain.event_batch import ChainedBatch, Known
     from billing_cli.domain.events import LateEvent, StoredEvent, ValidEvent
     from billing_cli.domain.invoicing import Invoice, StoredLine, Target
     from billing_cli.domain.models import (
@@ -65,6 +66,16 @@ class StaleBatch(Exception):
     """Raised by `append_events` in an `append_write()` transaction (rolled back) when an
     invoice was finalized or the catalog changed after the batch was validated: a finalized
     period makes events late. Validate the batch again under `write()`."""
+
+
+class ChainedAppends(Protocol):
+    """What `event import` asks of a backend whose batches another process may prepare
+    (SQLite: `api.import_pipeline`): the stored content of identifiers, read outside the write
+    lock, and the storing of a batch `event_batch.chain_batch` linked after the ledger's head,
+    which the caller has checked under the lock (`chain_heads`)."""
+
+    def stored_keys(self, identifiers: list[str]) -> Known: ...
+    def append_chained(self, batch: ChainedBatch, received: int) -> None: ...
 
 
 @dataclass(frozen=True)

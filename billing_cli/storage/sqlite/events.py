@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from billing_cli.domain import chain
 from billing_cli.domain.aggregation import HOUR, bucket_of, bucket_to_row
-from billing_cli.domain.event_batch import Known, chain_batch, payload_json
+from billing_cli.domain.event_batch import ChainedBatch, Known, chain_batch, payload_json
 from billing_cli.domain.events import ValidEvent
 from billing_cli.domain.money import DECIMAL_CONTEXT, canonical_text, decimal_str
 from billing_cli.storage.sqlite.event_queries import (
@@ -110,12 +110,18 @@ class EventStore(EventQueries):
         if not events:
             return []
         payloads = [payload_json(e.payload) for e in events]
-        known = self._stored_keys([e.identifier for e in events])  # type: ignore[misc]
-        skipped: list[tuple[int, str]] = []
-        self._insert(events, payloads, received, known, skipped)
-        return skipped
+        known = self.stored_keys([e.identifier for e in events])  # type: ignore[misc]
+        last = self.conn.execute(
+            "SELECT seq, hash FROM meter_events ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        batch = chain_batch(
+            events, payloads, received, None if last is None else tuple(last), known
+        )
+        self.append_chained(batch, received)
+        return batch.skipped
 
-    def _stored_keys(self, identifiers: list[str]) -> dict[str, tuple[str, str, int]]:
+    def stored_keys(self, identifiers: list[str]) -> Known:
+        """The stored content of those of `identifiers` the ledger holds (one query)."""
         rows = self.conn.execute(
             "SELECT identifier, event_name, payload, timestamp FROM meter_events"
             " WHERE identifier IN (SELECT value FROM json_each(?))",
@@ -123,24 +129,9 @@ class EventStore(EventQueries):
         )
         return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
-    def _insert(
-        self,
-        events: list[ValidEvent],
-        payloads: list[str],
-        received: int,
-        known: Known,
-        skipped: list[tuple[int, str]],
-    ) -> None:
-        """Chain the batch after the chain's head (`event_batch.chain_batch`), insert its
-        rows, merge its roll-ups; rows whose identifier is `known` (the stored content of the
-        batch's identifiers) or repeated in the batch are classified into `skipped`."""
-        last = self.conn.execute(
-            "SELECT seq, hash FROM meter_events ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        batch = chain_batch(
-            events, payloads, received, None if last is None else tuple(last), known
-        )
-        skipped.extend(batch.skipped)
+    def append_chained(self, batch: ChainedBatch, received: int) -> None:
+        """Store a batch `chain_batch` linked after this ledger's head (the caller checked it,
+        under the write lock): its rows, its roll-up buckets, the receipt watermark."""
         self.conn.executemany(_INSERT, batch.rows)
         if batch.buckets:
             self._merge_rollups(batch.buckets)

@@ -1,0 +1,172 @@
+"""`event import` in two processes (api/import_pipeline.py, issue 10.10): past its first batch an
+SQLite import prepares batches in a forked child and stores them here. The ledger it leaves
+must be the one the sequential import leaves, row for row and hash for hash, and a writer that
+comes between two batches (an event sent, an invoice finalized) must be seen by the batches
+after it. Small batches make the pipeline run on small files."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from billing_cli.api import Context
+from billing_cli.api.event_import import ImportSummary, RejectedRow, import_events
+from billing_cli.clock import from_unix
+from billing_cli.storage.sqlite import Ledger
+from tests.conftest import NOW_TS, Billing, build_alpaca
+
+
+DAY = 86400
+
+
+def source(rows: int, start: int = NOW_TS - 20 * DAY) -> bytes:
+    """`rows` events, one a minute from `start`, with repeats that exercise the duplicate
+    rules across batches: every 10th row repeats an earlier identifier (a duplicate), every
+    17th reuses one with another value (a conflict), every 13th has no identifier and the same
+    content as the row before it (derived identifiers, counted), every 23rd is refused."""
+    out = ["event_name,identifier,timestamp,stripe_customer_id,value"]
+    for i in range(rows):
+        ts = start + 60 * i
+        if i % 23 == 22:
+            out.append(f"api_tokens,bad{i},{ts},cus_nobody,1")
+        elif i % 17 == 16:
+            out.append(f"api_tokens,e{i - 9},{ts - 540},cus_alpaca,{i}.5")
+        elif i % 13 == 12:
+            out.append(f"api_tokens,,{start},cus_alpaca,7")
+        elif i % 10 == 9:
+            j = i - 7
+            out.append(f"api_tokens,e{j},{start + 60 * j},cus_alpaca,{j % 97 + 1}")
+        else:
+            out.append(f"api_tokens,e{i},{ts},cus_alpaca,{i % 97 + 1}")
+    return ("\n".join(out) + "\n").encode()
+
+
+def run(db: Path, data: bytes, batch_size: int, **hooks: Any) -> tuple[ImportSummary, list]:
+    rejects: list[RejectedRow] = []
+    summary = import_events(
+        Context(db, from_unix(NOW_TS)), io.BytesIO(data), "csv", on_reject=rejects.append,
+        batch_size=batch_size, **hooks,
+    )  # fmt: skip
+    return summary, [(r.line, r.code, r.identifier) for r in rejects]
+
+
+def contents(db: Path) -> tuple[list[tuple], list[tuple]]:
+    led = Ledger(db, create=False)
+    try:
+        assert led.verify_event_chain() is None
+        assert led.verify_rollups() is None
+    finally:
+        led.close()
+    conn = sqlite3.connect(db)
+    try:
+        events = conn.execute("SELECT * FROM meter_events ORDER BY seq").fetchall()
+        rollups = conn.execute("SELECT * FROM usage_hourly ORDER BY 1, 2, 3").fetchall()
+        return events, rollups
+    finally:
+        conn.close()
+
+
+def fresh(tmp_path: Path, name: str) -> Path:
+    billing = Billing(tmp_path / name)
+    build_alpaca(billing)
+    return billing.db
+
+
+def test_the_pipelined_ledger_is_the_sequential_one_row_for_row(tmp_path: Path) -> None:
+    data = source(1000)
+    one, two = fresh(tmp_path, "one.db"), fresh(tmp_path, "two.db")
+    sequential = run(one, data, batch_size=10**6)
+    pipelined = run(two, data, batch_size=37)
+    assert pipelined == sequential
+    summary = sequential[0]
+    assert summary.read == 1000 and summary.rejected > 0 and summary.duplicates > 0
+    assert summary.derived_identifiers > 0
+    assert any(code == "identifier_conflict" for _, code, _ in sequential[1])
+    assert contents(two) == contents(one)
+
+
+def test_a_second_import_of_the_same_file_finds_only_duplicates(tmp_path: Path) -> None:
+    data = source(500)
+    db = fresh(tmp_path, "l.db")
+    first, first_rejects = run(db, data, batch_size=40)
+    again, rejects = run(db, data, batch_size=40)
+    assert again.accepted == 0 and again.duplicates == first.accepted + first.duplicates
+    assert rejects == first_rejects
+
+
+def test_an_event_sent_between_batches_is_chained_before_the_next_batch(
+    tmp_path: Path,
+) -> None:
+    """The child links batch 3 after the head batch 2 leaves (batch 1 is committed before the
+    fork); the event sent once batch 2 is committed moves the head, so batch 3 is prepared
+    again under the lock and linked after that event."""
+    data = source(300)
+    db = fresh(tmp_path, "l.db")
+    sent: list[int] = []
+    progress: list[int] = []
+
+    def send_once(summary: ImportSummary) -> None:
+        progress.append(summary.read)
+        if len(progress) == 2:
+            sent.append(summary.accepted)
+            other = Billing(db)
+            result = other("event", "send", "--event-name", "api_tokens", "--customer", "cus_alpaca",
+                           "--value", "5", "--identifier", "between")  # fmt: skip
+            assert result.exit_code == 0, result.stderr
+
+    summary, _ = run(db, data, batch_size=50, on_progress=send_once)
+    reference, _ = run(fresh(tmp_path, "ref.db"), data, batch_size=10**6)
+    assert summary == reference
+    events, _ = contents(db)
+    identifiers = [row[1] for row in events]
+    assert identifiers.index("between") == sent[0]  # right after the first batch's rows
+    assert len(events) == reference.accepted + 1
+    assert [row[0] for row in events] == list(range(1, len(events) + 1))
+
+
+def test_an_invoice_finalized_between_batches_makes_the_later_rows_late(tmp_path: Path) -> None:
+    """Rows of a period an `invoice run` closed while the import ran are late from the next
+    batch on, although the child had validated that batch before the run."""
+    billing = Billing(tmp_path / "l.db")
+    build_alpaca(billing)
+    db = billing.db
+    start = NOW_TS - 20 * DAY
+    billing.json("subscription", "create", "--customer", "cus_alpaca", "--price",
+                 "price_tokens", now=_iso(start - DAY))  # fmt: skip
+    data = b"event_name,identifier,timestamp,stripe_customer_id,value\n" + b"".join(
+        f"api_tokens,e{i},{start + i},cus_alpaca,1\n".encode() for i in range(200)
+    )
+    progress: list[int] = []
+
+    def close_once(summary: ImportSummary) -> None:
+        progress.append(summary.read)
+        if len(progress) == 2:  # batch 2, the first one the child prepared, is committed
+            period_end = start - DAY + 31 * DAY  # a month after the subscription began
+            for when in (period_end + 60, period_end + 2 * 3600):  # a draft, then finalized
+                result = billing("invoice", "run", now=_iso(when))
+                assert result.exit_code == 0, result.stderr
+
+    summary, _ = run(db, data, batch_size=50, on_progress=close_once)
+    assert summary.accepted == 200 and summary.late == 100
+    events, _ = contents(db)
+    assert [row[9] for row in events] == ["accepted"] * 100 + ["late"] * 100
+
+
+def test_rejects_and_progress_come_batch_by_batch_in_line_order(tmp_path: Path) -> None:
+    data = source(400)
+    db = fresh(tmp_path, "l.db")
+    seen: list[tuple[str, int]] = []
+    summary, rejects = run(
+        db, data, batch_size=60, on_progress=lambda s: seen.append(("progress", s.read))
+    )
+    assert [n for _, n in seen] == [60 * k for k in range(1, 7)] + [400]
+    lines = [line for line, _, _ in rejects]
+    assert lines == sorted(lines) and summary.rejected == len(rejects)
+
+
+def _iso(ts: int) -> str:
+    return from_unix(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
