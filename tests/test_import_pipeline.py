@@ -11,14 +11,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from billing_cli.api import Context
 from billing_cli.api.event_import import ImportSummary, RejectedRow, import_events
 from billing_cli.clock import from_unix
 from billing_cli.storage.sqlite import Ledger
 from tests.conftest import NOW_TS, Billing, build_alpaca
-
 
 DAY = 86400
 
@@ -114,8 +111,8 @@ def test_an_event_sent_between_batches_is_chained_before_the_next_batch(
         if len(progress) == 2:
             sent.append(summary.accepted)
             other = Billing(db)
-            result = other("event", "send", "--event-name", "api_tokens", "--customer", "cus_alpaca",
-                           "--value", "5", "--identifier", "between")  # fmt: skip
+            result = other("event", "send", "--event-name", "api_tokens", "--customer",
+                           "cus_alpaca", "--value", "5", "--identifier", "between")  # fmt: skip
             assert result.exit_code == 0, result.stderr
 
     summary, _ = run(db, data, batch_size=50, on_progress=send_once)

@@ -214,7 +214,8 @@ class _Importer:
                 continue
             line, ev, ident, source = owners[i]
             message = f"identifier {ident!r} exists with another event_name, payload or timestamp"
-            rejects.append(self._reject(line, source, ev.identifier, "identifier_conflict", message))
+            code = "identifier_conflict"
+            rejects.append(self._reject(line, source, ev.identifier, code, message))
         return duplicates
 
     def count(self, accepted: int, duplicates: int, late: int, rejects: list[RejectedRow]) -> None:

@@ -25,7 +25,6 @@ What keeps it exactly the sequential import:
 
 from __future__ import annotations
 
-import contextlib
 import marshal
 import os
 import pickle
@@ -125,16 +124,38 @@ def continue_forked(ctx: Context, importer: _Importer, batches: Iterator[Batch])
             os._exit(code)
     os.close(data_w)
     os.close(ctl_r)
+    child = _ChildProcess(pid, ctl_w)
     try:
         with os.fdopen(data_r, "rb") as data, ctx.ledger(write=True) as led:
-            led.bulk_import_mode()
-            _Parent(importer, led, data, ctl_w).run()
+            try:
+                led.bulk_import_mode()
+                _Parent(importer, led, data, ctl_w).run()
+                child.done = True
+            finally:
+                # The child closes its connection before this one closes, so that this one,
+                # the last, checkpoints the WAL into the file and removes it, as ever.
+                child.stop()
     finally:
-        with contextlib.suppress(OSError):
-            os.close(ctl_w)  # the child's signal to stop
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)  # it has nothing left worth waiting for
-        os.waitpid(pid, 0)
+        child.stop()
+
+
+class _ChildProcess:
+    """The forked child, ended once: when the import is done it leaves by itself once told
+    (the control pipe closed); otherwise it is killed, as it may be blocked on a pipe or on
+    the input."""
+
+    def __init__(self, pid: int, ctl: int) -> None:
+        self.pid, self.ctl = pid, ctl
+        self.done = self.stopped = False
+
+    def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        if not self.done:
+            os.kill(self.pid, signal.SIGKILL)  # not reaped yet, so still this child's pid
+        os.close(self.ctl)
+        os.waitpid(self.pid, 0)
 
 
 class _Parent:
