@@ -167,3 +167,55 @@ def test_rejects_and_progress_come_batch_by_batch_in_line_order(tmp_path: Path) 
 
 def _iso(ts: int) -> str:
     return from_unix(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_the_wal_is_checkpointed_and_removed_when_the_import_ends(tmp_path: Path) -> None:
+    """The child's connection closes before the parent's, so the parent's close, the last one,
+    folds the WAL into the file and removes it (it was left behind, 256 MB after 1M rows)."""
+    db = fresh(tmp_path, "l.db")
+    summary, _ = run(db, source(300), batch_size=40)
+    assert summary.accepted > 0
+    assert not Path(f"{db}-wal").exists()
+
+
+class _FailingStream(io.BytesIO):
+    """An input that cannot be read past `limit` bytes (a disk that went away)."""
+
+    def __init__(self, data: bytes, limit: int) -> None:
+        super().__init__(data)
+        self.limit = limit
+
+    def readline(self, size: int | None = -1) -> bytes:
+        if self.tell() >= self.limit:
+            raise OSError(5, "Input/output error")
+        return super().readline(size)
+
+
+def test_an_input_that_fails_midway_keeps_the_batches_before_it(tmp_path: Path) -> None:
+    """The child reports the error after the batches it read before it; the parent commits
+    those and raises it, as the sequential import does."""
+    data = source(300)
+    limit = len(b"".join(data.splitlines(keepends=True)[:200]))
+    counts, reads = [], []
+    for name, batch_size in (("seq.db", 10**6), ("one.db", 1000), ("two.db", 40)):
+        db = fresh(tmp_path, name)
+        progress: list[int] = []
+        try:
+            run_stream(db, _FailingStream(data, limit), batch_size, progress.append)
+        except OSError as exc:
+            assert exc.errno == 5
+        else:
+            raise AssertionError("the import did not fail")
+        events, _ = contents(db)
+        counts.append(len(events))
+        reads.append(progress[-1] if progress else 0)
+    assert counts[0] == counts[1] == 0  # the failure came inside the first (only) batch
+    # The header and 199 rows can be read: four batches of 40 were committed, the fifth not.
+    assert reads[2] == 160 and 0 < counts[2] < 160
+
+
+def run_stream(db: Path, stream: io.BytesIO, batch_size: int, on_progress: Any) -> None:
+    import_events(
+        Context(db, from_unix(NOW_TS)), stream, "csv", batch_size=batch_size,
+        on_progress=lambda s: on_progress(s.read),
+    )  # fmt: skip
