@@ -19,6 +19,10 @@ worst case for the import, which maintains them, and not for the baseline, which
 The import runs with `Ledger.bulk_import_mode` (a 64 MiB page cache, a checkpoint every 50,000
 WAL frames), and so does the baseline (--untuned-baseline leaves it SQLite's defaults instead, to
 show what the settings are worth). This is a script that prints figures, not a test.
+
+Past its first batch the import runs in two processes (api/import_pipeline.py): the CPU
+seconds are both processes', the peak RSS the larger of the two (ru_maxrss of the children).
+The baseline is one process, as a hand-written loader would be.
 """
 
 from __future__ import annotations
