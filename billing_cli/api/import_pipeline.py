@@ -76,7 +76,8 @@ class _Prepared:
 
 @dataclass(frozen=True)
 class _Failed:
-    """The input could not be read on after batch `after`: raised here once it is committed."""
+    """The input could not be read on after batch `after`: raised here once that batch is
+    committed, as the one-process import would (-1: the child itself failed, raised at once)."""
 
     after: int
     error: BaseException
@@ -118,8 +119,12 @@ def continue_forked(ctx: Context, importer: _Importer, batches: Iterator[Batch])
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent reports a Ctrl-C
             os.close(data_r)
             os.close(ctl_w)
-            _Child(ctx, importer, batches, os.fdopen(data_w, "wb"), ctl_r).run()
-            code = 0
+            out = os.fdopen(data_w, "wb")
+            try:
+                _Child(ctx, importer, batches, out, ctl_r).run()
+                code = 0
+            except BaseException as exc:  # raised by the parent in place of its next batch
+                _send(out, _Failed(-1, exc))
         finally:
             os._exit(code)
     os.close(data_w)
