@@ -91,11 +91,33 @@ def _event_head(heads: dict[str, dict[str, Any]]) -> tuple[int, str | None]:
     return heads["meter_events"]["seq"], heads["meter_events"]["hash"]
 
 
-def _send(out: BinaryIO, message: object) -> None:
-    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(_LENGTH.pack(len(body)))
-    out.write(body)
-    out.flush()
+class _Outbox:
+    """The child's messages to the parent, written by a thread: the child prepares the next
+    batches meanwhile instead of waiting while the parent is in a long commit (one with a
+    checkpoint), up to `depth` messages ahead."""
+
+    def __init__(self, out: BinaryIO, depth: int = 2) -> None:
+        self.out = out
+        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self.thread = threading.Thread(target=self._write, daemon=True)
+        self.thread.start()
+
+    def send(self, message: object) -> None:
+        self.queue.put(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def close(self) -> None:
+        """Return once every message sent is written (or the parent is gone)."""
+        self.queue.put(None)
+        self.thread.join()
+
+    def _write(self) -> None:
+        while (body := self.queue.get()) is not None:
+            try:
+                self.out.write(_LENGTH.pack(len(body)))
+                self.out.write(body)
+                self.out.flush()
+            except OSError:  # the parent is gone: nobody reads what is left
+                return
 
 
 def _receive(source: BinaryIO) -> Any:
@@ -119,12 +141,13 @@ def continue_forked(ctx: Context, importer: _Importer, batches: Iterator[Batch])
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent reports a Ctrl-C
             os.close(data_r)
             os.close(ctl_w)
-            out = os.fdopen(data_w, "wb")
+            outbox = _Outbox(os.fdopen(data_w, "wb"))
             try:
-                _Child(ctx, importer, batches, out, ctl_r).run()
+                _Child(ctx, importer, batches, outbox, ctl_r).run()
                 code = 0
             except BaseException as exc:  # raised by the parent in place of its next batch
-                _send(out, _Failed(-1, exc))
+                outbox.send(_Failed(-1, exc))
+                outbox.close()
         finally:
             os._exit(code)
     os.close(data_w)
@@ -248,7 +271,7 @@ class _Child:
     """Prepares batches in order; a thread reads the input, this loop answers the parent."""
 
     def __init__(
-        self, ctx: Context, importer: _Importer, batches: Iterator[Batch], out: BinaryIO,
+        self, ctx: Context, importer: _Importer, batches: Iterator[Batch], out: _Outbox,
         ctl: int,
     ) -> None:  # fmt: skip
         self.ctx, self.importer, self.batches, self.out, self.ctl = (
@@ -284,13 +307,13 @@ class _Child:
 
     def _take(self, item: Batch | BaseException) -> None:
         if isinstance(item, BaseException):
-            _send(self.out, _Failed(self.next_index - 1, item))
+            self.out.send(_Failed(self.next_index - 1, item))
             return
         batch, rejects, read, last = item
         flight = _Flight(batch, rejects, read, last, {})
         index, self.next_index = self.next_index, self.next_index + 1
         self.flights[index] = flight
-        _send(self.out, self._prepare(index, flight))
+        self.out.send(self._prepare(index, flight))
 
     def _answer(self) -> bool:
         """Handle one message from the parent; False when it is done with this process."""
@@ -306,7 +329,7 @@ class _Child:
         for later in sorted(i for i in self.flights if i >= index):
             self.flights[later].stored = {}
         for later in sorted(i for i in self.flights if i >= index):
-            _send(self.out, self._prepare(later, self.flights[later]))
+            self.out.send(self._prepare(later, self.flights[later]))
         return True
 
     def _prepare(self, index: int, flight: _Flight) -> _Prepared:
