@@ -7,15 +7,21 @@ after it. Small batches make the pipeline run on small files."""
 from __future__ import annotations
 
 import io
+import os
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from billing_cli.api import Context
 from billing_cli.api.event_import import ImportSummary, RejectedRow, import_events
 from billing_cli.clock import from_unix
 from billing_cli.storage.sqlite import Ledger
-from tests.conftest import NOW_TS, Billing, build_alpaca
+from tests.conftest import NOW, NOW_TS, Billing, build_alpaca
 
 DAY = 86400
 
@@ -219,3 +225,48 @@ def run_stream(db: Path, stream: io.BytesIO, batch_size: int, on_progress: Any) 
         Context(db, from_unix(NOW_TS)), stream, "csv", batch_size=batch_size,
         on_progress=lambda s: on_progress(s.read),
     )  # fmt: skip
+
+
+def _processes_naming(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if text.encode() in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+def test_a_killed_import_leaves_no_child_behind(tmp_path: Path) -> None:
+    """SIGKILL of the command while its child is ahead of it, waiting to hand over the batches
+    it prepared (the command is held on the write lock, which the test takes), ends the child
+    too: it used to wait forever on its full outbox."""
+    db = fresh(tmp_path, "killed.db")
+    csv = tmp_path / "events.csv"
+    csv.write_bytes(source(60_000, start=NOW_TS - 30 * DAY))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_")}
+    env["PYTHONPATH"] = str(Path(__file__).parents[1])
+    argv = [sys.executable, "-m", "billing_cli", "--db", str(db), "--now", NOW, "event",
+            "import", str(csv), "--json"]  # fmt: skip
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(_processes_naming(str(db))) < 2:  # the child is forked after the first batch
+        assert proc.poll() is None and time.monotonic() < deadline, "no child was forked"
+        time.sleep(0.01)
+    lock = sqlite3.connect(db, timeout=60, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")  # the command waits for it; its child reads on
+    time.sleep(3)
+    proc.kill()
+    proc.wait()
+    lock.execute("ROLLBACK")
+    lock.close()
+    deadline = time.monotonic() + 30
+    while _processes_naming(str(db)):
+        assert time.monotonic() < deadline, "the child outlived the killed import"
+        time.sleep(0.05)
+    events, _ = contents(db)  # whole batches, chain and roll-ups intact
+    assert len(events) > 0

@@ -116,8 +116,8 @@ class _Outbox:
                 self.out.write(_LENGTH.pack(len(body)))
                 self.out.write(body)
                 self.out.flush()
-            except OSError:  # the parent is gone: nobody reads what is left
-                return
+            except OSError:  # the parent is gone (killed): so is the point of this process
+                os._exit(1)
 
 
 def _receive(source: BinaryIO) -> Any:
