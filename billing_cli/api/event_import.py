@@ -70,7 +70,7 @@ class RejectedRow:
 
 
 @contextmanager
-def _interrupts_after() -> Iterator[None]:
+def interrupts_after() -> Iterator[None]:
     """Hold SIGINT (Ctrl-C) during the block and raise it as KeyboardInterrupt at its end."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -176,7 +176,7 @@ class _Importer:
         # A Ctrl-C waits until the batch is committed *and* counted: the line an interrupted
         # import prints (rows committed so far) is then exact, never one batch behind, and
         # says so when the last batch, and with it the whole input, was committed.
-        with _interrupts_after():
+        with interrupts_after():
             self.summary.read = read
             self._commit(batch, rejects)
             self.batches += 1

@@ -33,11 +33,13 @@ import select
 import signal
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from billing_cli.api.context import Context
+from billing_cli.api.event_import import interrupts_after
 from billing_cli.domain.event_batch import ChainedBatch, Known, chain_batch, payload_json
 from billing_cli.errors import LedgerError
 from billing_cli.storage.port import ChainedAppends, LedgerStore
@@ -134,11 +136,24 @@ def continue_forked(ctx: Context, importer: _Importer, batches: Iterator[Batch])
     forked child, stored here. Returns when the last batch is committed."""
     data_r, data_w = os.pipe()
     ctl_r, ctl_w = os.pipe()
-    pid = os.fork()
+    child = _ChildProcess(ctl_w)
+    # A Ctrl-C waits (blocked) until this process watches its child: arriving during the fork,
+    # it would leave the child unwatched, or start the child with it pending (the child would
+    # then report the interruption as the command). One that came just before is raised first.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        _signals_checked()
+        pid = os.fork()
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        for fd in (data_r, data_w, ctl_r, ctl_w):
+            os.close(fd)
+        raise
     if pid == 0:  # pragma: no cover - the child's coverage is not collected
         code = 1
         try:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent reports a Ctrl-C
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             os.close(data_r)
             os.close(ctl_w)
             outbox = _Outbox(os.fdopen(data_w, "wb"))
@@ -150,10 +165,11 @@ def continue_forked(ctx: Context, importer: _Importer, batches: Iterator[Batch])
                 outbox.close()
         finally:
             os._exit(code)
-    os.close(data_w)
-    os.close(ctl_r)
-    child = _ChildProcess(pid, ctl_w)
+    child.pid = pid
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        os.close(data_w)
+        os.close(ctl_r)
         with os.fdopen(data_r, "rb") as data, ctx.ledger(write=True) as led:
             try:
                 led.bulk_import_mode()
@@ -167,22 +183,30 @@ def continue_forked(ctx: Context, importer: _Importer, batches: Iterator[Batch])
         child.stop()
 
 
+def _signals_checked() -> None:
+    """Nothing: entering a Python function runs the signal handlers of signals that arrived."""
+
+
 class _ChildProcess:
     """The forked child, ended once: when the import is done it leaves by itself once told
     (the control pipe closed); otherwise it is killed, as it may be blocked on a pipe or on
     the input."""
 
-    def __init__(self, pid: int, ctl: int) -> None:
-        self.pid, self.ctl = pid, ctl
+    def __init__(self, ctl: int) -> None:
+        self.pid, self.ctl = 0, ctl  # pid: set once forked
         self.done = self.stopped = False
 
     def stop(self) -> None:
         if self.stopped:
             return
         self.stopped = True
-        if not self.done:
-            os.kill(self.pid, signal.SIGKILL)  # not reaped yet, so still this child's pid
         os.close(self.ctl)
+        if self.done:  # it leaves at once; should it not (a bug), it is not waited for long
+            for _ in range(500):
+                if os.waitpid(self.pid, os.WNOHANG)[0]:
+                    return
+                time.sleep(0.01)
+        os.kill(self.pid, signal.SIGKILL)  # not reaped yet, so still this child's pid
         os.waitpid(self.pid, 0)
 
 
@@ -196,13 +220,11 @@ class _Parent:
         self.failed: _Failed | None = None
 
     def run(self) -> None:
-        from billing_cli.api.event_import import _interrupts_after
-
         importer = self.importer
         index = importer.batches + 1
         while True:
             prepared = self._next(index)
-            with _interrupts_after():
+            with interrupts_after():
                 with self.led.write():
                     while not self._current(prepared.basis):
                         prepared = self._again(index)
