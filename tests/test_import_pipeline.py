@@ -6,6 +6,7 @@ after it. Small batches make the pipeline run on small files."""
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sqlite3
@@ -270,3 +271,21 @@ def test_a_killed_import_leaves_no_child_behind(tmp_path: Path) -> None:
         time.sleep(0.05)
     events, _ = contents(db)  # whole batches, chain and roll-ups intact
     assert len(events) > 0
+
+
+def test_without_a_second_process_the_import_goes_on_in_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fork() can fail (a process limit, no memory): the import then goes on in this process,
+    and leaves the same ledger. The failure is injected: root ignores process limits."""
+
+    def no_fork() -> int:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    data = source(300)
+    reference = fresh(tmp_path, "ref.db")
+    expected = run(reference, data, batch_size=10**6)
+    monkeypatch.setattr(os, "fork", no_fork)
+    db = fresh(tmp_path, "l.db")
+    assert run(db, data, batch_size=40) == expected
+    assert contents(db) == contents(reference)

@@ -340,8 +340,13 @@ def _import(ctx: Context, importer: _Importer, dry_run: bool, batch_size: int) -
             except _DryRun:
                 pass
             return
-    if not done:
-        from billing_cli.api.import_pipeline import continue_forked
+    if done:
+        return
+    from billing_cli.api.import_pipeline import continue_forked
 
-        importer.led = None
-        continue_forked(ctx, importer, batches)
+    importer.led = None
+    if not continue_forked(ctx, importer, batches):  # no second process: go on in this one
+        with ctx.ledger(write=True) as led:
+            led.bulk_import_mode()
+            importer.led, importer.fork = led, False
+            importer.run(batches)

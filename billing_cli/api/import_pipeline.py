@@ -62,12 +62,13 @@ def _receive(source: BinaryIO) -> Any:
     return pickle.loads(body)
 
 
-def continue_forked(ctx: Context, importer: _Importer, batches: Iterator[Batch]) -> None:
+def continue_forked(ctx: Context, importer: _Importer, batches: Iterator[Batch]) -> bool:
     """Import the rest of `batches` (the first is committed, the ledger closed): prepared in a
-    forked child, stored here. Returns when the last batch is committed."""
+    forked child, stored here. True once the last batch is committed; False, with nothing
+    read or written, when no process could be forked (a process limit, no memory)."""
     data_r, data_w = os.pipe()
     ctl_r, ctl_w = os.pipe()
-    child = ChildProcess(ctl_w)
+    child = _ChildProcess(ctl_w)
     # A Ctrl-C waits (blocked) until this process watches its child: arriving during the fork,
     # it would leave the child unwatched, or start the child with it pending (the child would
     # then report the interruption as the command). One that came just before is raised first.
@@ -75,10 +76,12 @@ def continue_forked(ctx: Context, importer: _Importer, batches: Iterator[Batch])
     try:
         _signals_checked()
         pid = os.fork()
-    except BaseException:
+    except BaseException as exc:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         for fd in (data_r, data_w, ctl_r, ctl_w):
             os.close(fd)
+        if isinstance(exc, OSError):
+            return False
         raise
     if pid == 0:  # pragma: no cover - the child's coverage is not collected
         code = 1
@@ -112,13 +115,14 @@ def continue_forked(ctx: Context, importer: _Importer, batches: Iterator[Batch])
                 child.stop()
     finally:
         child.stop()
+    return True
 
 
 def _signals_checked() -> None:
     """Nothing: entering a Python function runs the signal handlers of signals that arrived."""
 
 
-class ChildProcess:
+class _ChildProcess:
     """The forked child, ended once: when the import is done it leaves by itself once told
     (the control pipe closed); otherwise it is killed, as it may be blocked on a pipe or on
     the input."""
