@@ -20,16 +20,14 @@ from billing_cli.cli.output import (
     JsonOption,
     LimitOption,
     NlOption,
-    Page,
     StartingAfterOption,
-    after,
     check_formats,
     money_column,
     print_json,
     print_records,
-    render_list,
     time_column,
 )
+from billing_cli.cli.render import Page, after, render_list
 from billing_cli.clock import parse_time
 from billing_cli.present import credits_json
 from billing_cli.present.amounts import format_amount

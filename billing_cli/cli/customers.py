@@ -20,13 +20,10 @@ from billing_cli.cli.output import (
     JsonOption,
     LimitOption,
     NlOption,
-    Page,
     StartingAfterOption,
-    after,
-    render_list,
-    render_one,
     time_column,
 )
+from billing_cli.cli.render import Page, after, render_list, render_one
 from billing_cli.present import stripe_json as serialize
 from billing_cli.present.amounts import format_amount
 

@@ -21,12 +21,8 @@ from billing_cli.api import event_import as importer
 from billing_cli.api import events as api
 from billing_cli.api.event_import import BOOKKEEPING, ImportSummary, RejectedRow
 from billing_cli.cli import context
-from billing_cli.cli.output import (
-    JsonOption,
-    console,
-    note,
-    render_one,
-)
+from billing_cli.cli.output import JsonOption, console, note
+from billing_cli.cli.render import render_one
 from billing_cli.clock import format_time
 from billing_cli.errors import (
     Conflict,

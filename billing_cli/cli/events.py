@@ -21,13 +21,11 @@ from billing_cli.cli.output import (
     JsonOption,
     LimitOption,
     NlOption,
-    Page,
     check_formats,
     note,
-    render_list,
-    render_one,
     time_column,
 )
+from billing_cli.cli.render import Page, render_list, render_one
 from billing_cli.present import stripe_json as serialize
 from billing_cli.present.amounts import decimal_str
 

@@ -20,16 +20,14 @@ from billing_cli.cli.output import (
     JsonOption,
     LimitOption,
     NlOption,
-    Page,
     StartingAfterOption,
-    after,
     money_column,
     note,
     period_column,
     print_json,
-    render_list,
     time_column,
 )
+from billing_cli.cli.render import Page, after, render_list
 from billing_cli.errors import InvalidInput, UsageError
 
 invoice_app = typer.Typer(
@@ -312,7 +310,7 @@ _transition(api.mark_uncollectible, "Mark an open invoice uncollectible.", "mark
 @invoice_app.command("delete")
 def invoice_delete(ctx: typer.Context, invoice_id: IdArg, as_json: JsonOption = False) -> None:
     """Delete a draft (the next run recreates it)."""
-    from billing_cli.cli.output import render_one
+    from billing_cli.cli.render import render_one
     from billing_cli.present.invoice_json import deleted_dict
 
     deleted = deleted_dict(api.delete(context(ctx), invoice_id))

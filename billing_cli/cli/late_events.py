@@ -17,10 +17,8 @@ from billing_cli.cli.output import (
     JsonOption,
     LimitOption,
     NlOption,
-    Page,
-    after,
-    render_list,
 )
+from billing_cli.cli.render import Page, after, render_list
 from billing_cli.present.stripe_json import meter_event_dict
 
 

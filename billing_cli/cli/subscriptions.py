@@ -18,12 +18,9 @@ from billing_cli.cli.output import (
     JsonOption,
     LimitOption,
     NlOption,
-    Page,
     StartingAfterOption,
-    after,
-    render_list,
-    render_one,
 )
+from billing_cli.cli.render import Page, after, render_list, render_one
 from billing_cli.clock import format_time, parse_time
 from billing_cli.present import stripe_json as serialize
 

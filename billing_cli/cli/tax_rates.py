@@ -19,13 +19,10 @@ from billing_cli.cli.output import (
     JsonOption,
     LimitOption,
     NlOption,
-    Page,
     StartingAfterOption,
-    after,
-    render_list,
-    render_one,
     time_column,
 )
+from billing_cli.cli.render import Page, after, render_list, render_one
 from billing_cli.present.stripe_json import tax_rate_dict
 
 tax_rate_app = typer.Typer(
