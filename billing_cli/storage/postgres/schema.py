@@ -11,10 +11,14 @@ order (its implicit rowid), and so must this one.
 
 Migration 1 is the state of SQLite schema 4, 2 of SQLite 7, 3 of 8, 4 of 9, 5 of 10, 6 of 11; later
 ones follow SQLite's as features land.
-A migration is never edited once released.
+A migration is never edited once released. The DDL of migrations 2 (documents) and 5 (credits)
+is in schema_documents.py and schema_credits.py, as SQLite keeps its own.
 """
 
 from __future__ import annotations
+
+from billing_cli.storage.postgres.schema_credits import CREDITS
+from billing_cli.storage.postgres.schema_documents import DOCUMENTS
 
 APPLICATION = "billing_cli"
 
@@ -338,61 +342,7 @@ MIGRATIONS: list[str] = [
     # The seller profile, customer address and tax ids, the invoice's frozen snapshot of seller
     # and buyer; tax rates (never deleted, frozen once an issued invoice used them), the
     # subscriptions' default tax rates, the taxes of invoices and lines.
-    """
-    CREATE TABLE account (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        updated BIGINT NOT NULL,
-        business_name TEXT,
-        address TEXT,
-        tax_id TEXT,
-        email TEXT,
-        invoice_footer TEXT
-    );
-    ALTER TABLE customers ADD COLUMN address TEXT;
-    ALTER TABLE customers ADD COLUMN tax_ids TEXT NOT NULL DEFAULT '[]';
-    ALTER TABLE invoices ADD COLUMN parties TEXT;
-
-    CREATE TABLE tax_rates (
-        id TEXT PRIMARY KEY,
-        created BIGINT NOT NULL,
-        display_name TEXT NOT NULL,
-        description TEXT,
-        percentage NUMERIC NOT NULL,
-        inclusive INTEGER NOT NULL,
-        active INTEGER NOT NULL,
-        country TEXT,
-        jurisdiction TEXT,
-        metadata TEXT NOT NULL DEFAULT '{}',
-        rowid BIGINT GENERATED ALWAYS AS IDENTITY
-    );
-    CREATE TRIGGER tax_rates_no_delete BEFORE DELETE ON tax_rates FOR EACH ROW
-        EXECUTE FUNCTION billing_refuse(
-            'billing ledger is append-only: tax rates are never deleted');
-    CREATE FUNCTION billing_tax_rate_guard() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        IF (NEW.percentage IS DISTINCT FROM OLD.percentage
-            OR NEW.inclusive IS DISTINCT FROM OLD.inclusive OR NEW.id IS DISTINCT FROM OLD.id)
-           AND EXISTS (
-               SELECT 1 FROM invoices i,
-                   jsonb_array_elements(i.total_taxes::jsonb) t(value)
-               WHERE i.status <> 'draft' AND t.value ->> 'tax_rate' = OLD.id) THEN
-            RAISE EXCEPTION USING ERRCODE = 'BL001', MESSAGE =
-                'billing ledger is append-only: a tax rate an invoice used keeps its percentage';
-        END IF;
-        RETURN NEW;
-    END $$;
-    CREATE TRIGGER tax_rates_used_frozen BEFORE UPDATE ON tax_rates FOR EACH ROW
-        EXECUTE FUNCTION billing_tax_rate_guard();
-    CREATE TABLE subscription_tax_rates (
-        subscription TEXT NOT NULL REFERENCES subscriptions(id),
-        position BIGINT NOT NULL,
-        tax_rate TEXT NOT NULL REFERENCES tax_rates(id),
-        PRIMARY KEY (subscription, position),
-        UNIQUE (subscription, tax_rate)
-    );
-    ALTER TABLE invoice_lines ADD COLUMN taxes TEXT NOT NULL DEFAULT '[]';
-    ALTER TABLE invoices ADD COLUMN total_taxes TEXT NOT NULL DEFAULT '[]';
-    """
+    DOCUMENTS
     + _INVOICE_GUARD.replace(
         "{extra}",
         "\n        AND NEW.parties IS NOT DISTINCT FROM OLD.parties"
@@ -431,75 +381,7 @@ MIGRATIONS: list[str] = [
     """,
     # 5: SQLite 10: billing credits (credit grants, the credit chain, credits of lines and
     # invoices), append-only like the other chains
-    """
-    CREATE TABLE credit_grants (
-        id TEXT PRIMARY KEY,
-        created BIGINT NOT NULL,
-        customer TEXT NOT NULL REFERENCES customers(id),
-        currency TEXT NOT NULL,
-        value BIGINT NOT NULL CHECK (value > 0),
-        category TEXT NOT NULL CHECK (category IN ('paid', 'promotional')),
-        priority BIGINT NOT NULL CHECK (priority BETWEEN 0 AND 100),
-        effective_at BIGINT NOT NULL,
-        expires_at BIGINT CHECK (expires_at IS NULL OR expires_at > effective_at),
-        prices TEXT NOT NULL DEFAULT '[]',
-        name TEXT,
-        metadata TEXT NOT NULL DEFAULT '{}',
-        rowid BIGINT GENERATED ALWAYS AS IDENTITY
-    );
-    CREATE INDEX credit_grants_customer ON credit_grants(customer);
-    CREATE TABLE credit_balance_transactions (
-        seq BIGINT PRIMARY KEY,
-        id TEXT NOT NULL UNIQUE,
-        created BIGINT NOT NULL,
-        effective_at BIGINT NOT NULL,
-        credit_grant TEXT NOT NULL REFERENCES credit_grants(id),
-        customer TEXT NOT NULL REFERENCES customers(id),
-        currency TEXT NOT NULL,
-        type TEXT NOT NULL CHECK (type IN ('credit', 'debit')),
-        reason TEXT NOT NULL CHECK (
-            (type = 'credit'
-             AND reason IN ('credits_granted', 'credits_application_invoice_voided'))
-            OR (type = 'debit'
-                AND reason IN ('credits_applied', 'credits_expired', 'credits_voided'))
-        ),
-        amount BIGINT NOT NULL CHECK (amount >= 0),
-        invoice TEXT REFERENCES invoices(id),
-        invoice_line_item TEXT,
-        grant_hash TEXT,
-        hash TEXT NOT NULL
-    );
-    CREATE INDEX credit_balance_transactions_grant ON credit_balance_transactions(credit_grant);
-    CREATE INDEX credit_balance_transactions_customer ON credit_balance_transactions(customer);
-    CREATE TRIGGER credit_grants_no_update BEFORE UPDATE ON credit_grants FOR EACH ROW
-        EXECUTE FUNCTION billing_refuse(
-            'billing ledger is append-only: credit grants are never updated');
-    CREATE TRIGGER credit_grants_no_delete BEFORE DELETE ON credit_grants FOR EACH ROW
-        EXECUTE FUNCTION billing_refuse(
-            'billing ledger is append-only: credit grants are never deleted');
-    CREATE TRIGGER credit_balance_transactions_no_update
-        BEFORE UPDATE ON credit_balance_transactions FOR EACH ROW
-        EXECUTE FUNCTION billing_refuse(
-            'billing ledger is append-only: credit balance transactions are never updated');
-    CREATE TRIGGER credit_balance_transactions_no_delete
-        BEFORE DELETE ON credit_balance_transactions FOR EACH ROW
-        EXECUTE FUNCTION billing_refuse(
-            'billing ledger is append-only: credit balance transactions are never deleted');
-    CREATE FUNCTION billing_credit_guard() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        IF NEW.type = 'debit' AND NEW.amount > (
-            SELECT coalesce(sum(CASE type WHEN 'credit' THEN amount ELSE -amount END), 0)
-            FROM credit_balance_transactions WHERE credit_grant = NEW.credit_grant) THEN
-            RAISE EXCEPTION USING ERRCODE = 'BL001',
-                MESSAGE = 'billing ledger: a debit would take a credit grant below zero';
-        END IF;
-        RETURN NEW;
-    END $$;
-    CREATE TRIGGER credit_balance_never_negative BEFORE INSERT ON credit_balance_transactions
-        FOR EACH ROW EXECUTE FUNCTION billing_credit_guard();
-    ALTER TABLE invoice_lines ADD COLUMN pretax_credit_amounts TEXT NOT NULL DEFAULT '[]';
-    ALTER TABLE invoices ADD COLUMN credit_seq BIGINT;
-    """
+    CREDITS
     + _INVOICE_GUARD.replace(
         "{extra}",
         "\n        AND NEW.parties IS NOT DISTINCT FROM OLD.parties"
