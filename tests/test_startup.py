@@ -61,6 +61,7 @@ INVOICING = (
     "billing_cli.domain.credits",
     "billing_cli.domain.tax",
     "billing_cli.storage.sqlite.invoices",
+    "billing_cli.storage.sqlite.invoice_queries",
     "billing_cli.storage.sqlite.credits",
     "billing_cli.storage.sqlite.late_events",
     "billing_cli.storage.sqlite.tax_rates",

@@ -10,7 +10,7 @@ from billing_cli.domain import chain
 from billing_cli.domain.events import LateEvent
 from billing_cli.domain.invoicing import StoredLine, number_seq
 from billing_cli.storage.dialect import SQLITE, Dialect
-from billing_cli.storage.sqlite.invoices import line_from_row
+from billing_cli.storage.sqlite.invoice_queries import line_from_row
 
 _NOT_CANCELLED = (
     "NOT EXISTS (SELECT 1 FROM meter_event_adjustments c"
