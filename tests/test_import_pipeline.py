@@ -228,6 +228,16 @@ def run_stream(db: Path, stream: io.BytesIO, batch_size: int, on_progress: Any) 
     )  # fmt: skip
 
 
+def _count(db: Path) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return int(conn.execute("SELECT count(*) FROM meter_events").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+    finally:
+        conn.close()
+
+
 def _processes_naming(text: str) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -255,7 +265,7 @@ def test_a_killed_import_leaves_no_child_behind(tmp_path: Path) -> None:
             "import", str(csv), "--json"]  # fmt: skip
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while len(_processes_naming(str(db))) < 2:  # the child is forked after the first batch
+    while len(_processes_naming(str(db))) < 2 or not _count(db):  # forked, a batch committed
         assert proc.poll() is None and time.monotonic() < deadline, "no child was forked"
         time.sleep(0.01)
     lock = sqlite3.connect(db, timeout=60, isolation_level=None)
@@ -288,4 +298,25 @@ def test_without_a_second_process_the_import_goes_on_in_one(
     monkeypatch.setattr(os, "fork", no_fork)
     db = fresh(tmp_path, "l.db")
     assert run(db, data, batch_size=40) == expected
+    assert contents(db) == contents(reference)
+
+
+def test_a_file_larger_than_a_batch_forks_before_its_first_batch(tmp_path: Path) -> None:
+    """A regular file that surely holds more than a batch is handed to the child from its
+    first row (nothing committed in one process first); the ledger is the same."""
+    data = source(600)
+    path = tmp_path / "events.csv"
+    path.write_bytes(data)
+    reference = fresh(tmp_path, "ref.db")
+    expected = run(reference, data, batch_size=10**6)
+    db = fresh(tmp_path, "l.db")
+    rejects: list[RejectedRow] = []
+    progress: list[int] = []
+    with path.open("rb") as stream:
+        summary = import_events(
+            Context(db, from_unix(NOW_TS)), stream, "csv", on_reject=rejects.append,
+            on_progress=lambda s: progress.append(s.read), batch_size=50,
+        )  # fmt: skip
+    assert (summary, [(r.line, r.code, r.identifier) for r in rejects]) == expected
+    assert progress == [50 * k for k in range(1, 13)] + [600]
     assert contents(db) == contents(reference)

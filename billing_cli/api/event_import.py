@@ -17,8 +17,10 @@ per row.
 from __future__ import annotations
 
 import gc
+import io
 import os
 import signal
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -128,7 +130,7 @@ class _Importer:
         self._coverage: Coverage | None = None
         self._coverage_mark: object = None
         self.batches = 0  # committed (flushed) batches
-        self.fork = False  # hand the input over to `import_pipeline` after the first batch
+        self.fork = False  # hand the input over to `import_pipeline` (after the first batch)
         self.complete = False  # the input was read to its end and its last batch committed
 
     def run(self, batches: Iterator[Batch]) -> bool:
@@ -304,8 +306,11 @@ def import_events(
     collecting = gc.isenabled()
     gc.disable()
     importer = _Importer(None, rows, ctx.now_ts, on_reject, on_progress, max_age)
+    # A file that surely holds more than a batch forks before its first batch: the two
+    # processes then share the whole import (a row is rarely under 64 bytes).
+    large = _file_size(stream) >= batch_size * 64
     try:
-        _import(ctx, importer, dry_run, batch_size)
+        _import(ctx, importer, dry_run, batch_size, large)
     except KeyboardInterrupt:
         # Between batches, or after the last one (closing the ledger): what is committed is
         # exactly what the importer counted (a batch is counted inside its commit's hold).
@@ -316,7 +321,16 @@ def import_events(
     return importer.summary
 
 
-def _import(ctx: Context, importer: _Importer, dry_run: bool, batch_size: int) -> None:
+def _file_size(stream: BinaryIO) -> int:
+    """The size of a regular file (0 for a pipe, a terminal or bytes in memory)."""
+    try:
+        status = os.fstat(stream.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return 0
+    return status.st_size if stat.S_ISREG(status.st_mode) else 0
+
+
+def _import(ctx: Context, importer: _Importer, dry_run: bool, batch_size: int, large: bool) -> None:
     batches = importer.batches_of(batch_size)
     if not ctx.ledger_exists():  # nothing to import into, and nothing is created
         importer.run(batches)
@@ -330,7 +344,9 @@ def _import(ctx: Context, importer: _Importer, dry_run: bool, batch_size: int) -
             not dry_run and led.backend == "sqlite" and hasattr(os, "fork")
             and threading.current_thread() is threading.main_thread()
         )  # fmt: skip
-        if not dry_run:
+        if importer.fork and large:
+            done = False  # the whole input goes to the two processes
+        elif not dry_run:
             done = importer.run(batches)
         else:
             try:

@@ -1,5 +1,6 @@
-"""`event import` in two processes (SQLite): past its first batch, a forked child reads, validates
-and links each batch into the hash chain while this process writes the one before.
+"""`event import` in two processes (SQLite): a forked child reads, validates and links each batch
+into the hash chain while this process writes the one before; from the start for a file larger
+than a batch, past the first batch for any other input (a pipe may hold a single batch).
 
 Why: an import is about a third Python (parsing, validation, the chain's hashes) and two
 thirds SQLite (inserts, roll-ups, commits), and SQLite releases nothing a thread could use in
@@ -63,9 +64,9 @@ def _receive(source: BinaryIO) -> Any:
 
 
 def continue_forked(ctx: Context, importer: _Importer, batches: Iterator[Batch]) -> bool:
-    """Import the rest of `batches` (the first is committed, the ledger closed): prepared in a
-    forked child, stored here. True once the last batch is committed; False, with nothing
-    read or written, when no process could be forked (a process limit, no memory)."""
+    """Import the rest of `batches` (those before are committed, the ledger is closed):
+    prepared in a forked child, stored here. True once the last batch is committed; False,
+    with nothing read or written, when no process could be forked (a process limit)."""
     data_r, data_w = os.pipe()
     ctl_r, ctl_w = os.pipe()
     child = _ChildProcess(ctl_w)
