@@ -219,6 +219,21 @@ def test_invalid_parameters_name_the_param(client) -> None:
     assert raised.value.code == "parameter_unknown" and raised.value.param == "colour"
 
 
+def test_a_json_body_on_a_v1_route_says_to_form_encode_it(server, client) -> None:
+    """v1 takes form-encoded parameters, as Stripe's does; a JSON body used to come back as
+    one unknown parameter named by the whole JSON text. Now one 400 says what to send, and
+    nothing is created."""
+    before = len(client.v1.customers.list({"limit": 100}).data)
+    response = httpx.post(f"{server.url}/v1/customers", json={"name": "Max"}, auth=(KEY, ""))
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["param"] == "body"
+    assert "form-encoded" in error["message"] and "v2" in error["message"]
+    assert len(client.v1.customers.list({"limit": 100}).data) == before
+    form = httpx.post(f"{server.url}/v1/customers", data={"name": "Max"}, auth=(KEY, ""))
+    assert form.status_code == 200 and form.json()["name"] == "Max"
+
+
 def test_missing_object_is_404_resource_missing(client) -> None:
     with pytest.raises(stripe.InvalidRequestError) as raised:
         client.v1.billing.meters.retrieve("mtr_does_not_exist")

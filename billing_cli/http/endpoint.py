@@ -130,6 +130,15 @@ async def _params(request: Request, json_body: bool) -> dict[str, Any]:
         body = b"".join(chunks)
     if json_body:
         return _json(body)
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == "application/json" and body.strip():
+        # parse_form would read the whole JSON text as one unknown parameter's name.
+        raise param_error(
+            "body",
+            "v1 endpoints take form-encoded parameters (Content-Type: application/x-www-form-"
+            "urlencoded, e.g. name=Max&metadata[plan]=pro), as Stripe's do; JSON bodies are for"
+            " the v2 endpoints",
+        )
     return parse_form(request.url.query, body)
 
 
