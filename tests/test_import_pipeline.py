@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 import os
 import sqlite3
 import subprocess
@@ -320,3 +321,29 @@ def test_a_file_larger_than_a_batch_forks_before_its_first_batch(tmp_path: Path)
     assert (summary, [(r.line, r.code, r.identifier) for r in rejects]) == expected
     assert progress == [50 * k for k in range(1, 13)] + [600]
     assert contents(db) == contents(reference)
+
+
+def test_jsonl_in_stripes_layout_is_pipelined_to_the_same_ledger(tmp_path: Path) -> None:
+    """JSONL (Stripe's `payload` object, bad lines among good ones) through two processes:
+    the rejects keep their original text, the ledger is the sequential one."""
+    lines = []
+    for i in range(400):
+        n = i % 350  # the last 50 lines repeat earlier ones: duplicates in later batches
+        payload = {"stripe_customer_id": "cus_alpaca", "value": str(n % 7 + 1)}
+        event = {"event_name": "api_tokens", "identifier": f"j{n}",
+                 "timestamp": NOW_TS - 86400 + n, "payload": payload}  # fmt: skip
+        lines.append(json.dumps(event) if i % 31 else '{"event_name": "api_tokens", broken')
+    data = ("\n".join(lines) + "\n").encode()
+    results = []
+    for name, batch_size in (("seq.db", 10**6), ("two.db", 45)):
+        db = fresh(tmp_path, name)
+        rejects: list[RejectedRow] = []
+        summary = import_events(
+            Context(db, from_unix(NOW_TS)), io.BytesIO(data), "jsonl",
+            on_reject=rejects.append, batch_size=batch_size,
+        )  # fmt: skip
+        results.append((summary, [(r.line, r.code, r.raw.raw) for r in rejects], contents(db)))
+    assert results[0] == results[1]
+    summary, rejects, _ = results[0]
+    assert summary.duplicates > 0 and summary.rejected == len(rejects) > 0
+    assert all(raw and "broken" in raw for _, _, raw in rejects)
