@@ -321,6 +321,14 @@ def import_events(
     return importer.summary
 
 
+@contextmanager
+def import_ledger(ctx: Context, *, write: bool = True) -> Iterator[LedgerStore]:
+    """The ledger opened for an import, tuned for a long stream of batches."""
+    with ctx.ledger(write=write) as led:
+        led.bulk_import_mode()
+        yield led
+
+
 def _file_size(stream: BinaryIO) -> int:
     """The size of a regular file (0 for a pipe, a terminal or bytes in memory)."""
     try:
@@ -335,8 +343,7 @@ def _import(ctx: Context, importer: _Importer, dry_run: bool, batch_size: int, l
     if not ctx.ledger_exists():  # nothing to import into, and nothing is created
         importer.run(batches)
         return
-    with ctx.ledger(write=not dry_run) as led:
-        led.bulk_import_mode()
+    with import_ledger(ctx, write=not dry_run) as led:
         importer.led = led
         # Past one batch, an SQLite import prepares its batches in a second process (see
         # import_pipeline), which needs this connection closed before it forks.
@@ -362,7 +369,6 @@ def _import(ctx: Context, importer: _Importer, dry_run: bool, batch_size: int, l
 
     importer.led = None
     if not continue_forked(ctx, importer, batches):  # no second process: go on in this one
-        with ctx.ledger(write=True) as led:
-            led.bulk_import_mode()
+        with import_ledger(ctx) as led:
             importer.led, importer.fork = led, False
             importer.run(batches)

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from billing_cli.api.context import Context
-from billing_cli.api.event_import import interrupts_after
+from billing_cli.api.event_import import import_ledger, interrupts_after
 from billing_cli.api.import_child import (
     LENGTH,
     Basis,
@@ -105,9 +105,8 @@ def continue_forked(ctx: Context, importer: _Importer, batches: Iterator[Batch])
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(data_w)
         os.close(ctl_r)
-        with os.fdopen(data_r, "rb") as data, ctx.ledger(write=True) as led:
+        with os.fdopen(data_r, "rb") as data, import_ledger(ctx) as led:
             try:
-                led.bulk_import_mode()
                 _Parent(importer, led, data, ctl_w).run()
                 child.done = True
             finally:
