@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from billing_cli.storage.sqlite.connection import connect, file_key, release, translated
+
+
+def where_equal(filters: Iterable[tuple[str, object]]) -> tuple[str, list[object]]:
+    """`WHERE column = ? AND …` for the (column, value) filters whose value is not None (None:
+    not filtered; the columns are the caller's constants, never user text), and its params."""
+    given = [(column, value) for column, value in filters if value is not None]
+    where = " AND ".join(f"{column} = ?" for column, _ in given)
+    return (f"WHERE {where}" if given else ""), [value for _, value in given]
 
 
 class LedgerBase:

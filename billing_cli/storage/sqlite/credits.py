@@ -16,6 +16,7 @@ from dataclasses import replace
 from billing_cli.domain import chain
 from billing_cli.domain.credits import REASONS, CreditChainEntry, CreditGrant, Transaction
 from billing_cli.errors import UnreadableRow
+from billing_cli.storage.sqlite.base import where_equal
 
 _GRANT_COLUMNS = (
     "id, created, customer, currency, value, category, priority, effective_at, expires_at,"
@@ -153,16 +154,9 @@ class CreditStore:
         invoice: str | None = None,
     ) -> list[Transaction]:
         """In chain order (oldest first)."""
-        clauses, params = [], []
-        for column, value in (
-            ("customer", customer),
-            ("credit_grant", credit_grant),
-            ("invoice", invoice),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, params = where_equal(
+            (("customer", customer), ("credit_grant", credit_grant), ("invoice", invoice))
+        )
         rows = self.conn.execute(
             f"SELECT {_TRANSACTION_COLUMNS} FROM credit_balance_transactions {where} ORDER BY seq",
             params,

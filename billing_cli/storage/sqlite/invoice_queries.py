@@ -15,6 +15,7 @@ from billing_cli.domain import parties
 from billing_cli.domain.chain import ChainEntry
 from billing_cli.domain.invoicing import Invoice, Line, PretaxCredit, Target, number_seq
 from billing_cli.errors import UnreadableRow
+from billing_cli.storage.sqlite.base import where_equal
 from billing_cli.storage.sqlite.tax_rates import line_taxes_from_json, total_taxes_from_json
 
 INVOICE_COLUMNS = (
@@ -111,16 +112,9 @@ class InvoiceQueries:
         subscription: str | None = None,
         newest_first: bool = True,
     ) -> list[Invoice]:
-        clauses, params = [], []
-        for column, value in (
-            ("customer", customer),
-            ("status", status),
-            ("subscription", subscription),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, params = where_equal(
+            (("customer", customer), ("status", status), ("subscription", subscription))
+        )
         order = "created DESC, id DESC" if newest_first else "created, id"
         return self._invoices(where, tuple(params), order)
 
